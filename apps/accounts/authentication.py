@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import hmac
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from apps.core import context
+
+from .models import TOKEN_PREFIX, ApiToken, hash_token
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer ghb_<key id>_<secret>``. The key id finds the row; the stored
+    SHA-256 is compared in constant time; revoked and expired tokens are refused."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        parts = header.split()
+        if parts[0].lower() != self.keyword.lower():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
+        return self.authenticate_token(parts[1])
+
+    def authenticate_token(self, raw: str):
+        pieces = raw.split("_", 2)
+        if len(pieces) != 3 or pieces[0] != TOKEN_PREFIX:
+            raise exceptions.AuthenticationFailed("Malformed API token.")
+        token = ApiToken.objects.select_related("user").filter(key_id=pieces[1]).first()
+        if token is None or not hmac.compare_digest(token.digest, hash_token(raw)):
+            raise exceptions.AuthenticationFailed("Invalid API token.")
+        if token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API token has been revoked.")
+        now = timezone.now()
+        if token.expires_at is not None and token.expires_at <= now:
+            raise exceptions.AuthenticationFailed("This API token has expired.")
+        user = token.user
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("The account of this API token is deactivated.")
+        if token.last_used_at is None or now - token.last_used_at > token.touch_interval():
+            # At most one write a minute per token: usage is visible without a write per call.
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        user._govhub_token_scope = token.scope
+        user._govhub_token_id = token.pk
+        context.set_actor(context.Actor(user_id=user.pk, label=f"{user.get_username()} (token {token.key_id})", kind=user.kind))
+        return user, token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="govhub"'
