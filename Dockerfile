@@ -28,4 +28,4 @@ RUN GOVHUB_ENV=production \
 
 USER govhub
 EXPOSE 8000
-CMD ["gunicorn", "govhub.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+CMD ["gunicorn", "govhub.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--no-control-socket"]

@@ -43,7 +43,7 @@ chromium:
 	fi
 
 test: venv chromium
-	GOVHUB_ENV=test $(PY) scripts/with_services.py -- $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	GOVHUB_ENV=test $(PY) scripts/with_services.py --redis-db 1 -- $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) scripts/with_services.py -- $(PY) benchmarks/run.py $(NAME)

@@ -5,7 +5,12 @@ from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api.views import MembershipViewSet, MeView, ProjectViewSet, ServiceAccountViewSet
 from apps.catalog.api.views import (
-    ConsentViewSet, DatasetVersionViewSet, DatasetViewSet, JurisdictionViewSet, ModelViewSet, NamespaceRuleViewSet,
+    ConsentViewSet,
+    DatasetVersionViewSet,
+    DatasetViewSet,
+    JurisdictionViewSet,
+    ModelViewSet,
+    NamespaceRuleViewSet,
     PurposeViewSet,
 )
 from apps.compute.api.views import ClusterViewSet

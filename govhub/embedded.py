@@ -69,9 +69,9 @@ def postgres_url() -> str:
     return f"postgres://{PG_USER}@/{PG_DATABASE}?host={quote(str(socket_dir()), safe='/')}"
 
 
-def redis_url() -> str:
+def redis_url(db: int = 0) -> str:
     """redis-py URL (Django's RedisCache). For Celery, pass it through celery_broker_url()."""
-    return f"unix://{quote(str(redis_socket()), safe='/')}?db=0"
+    return f"unix://{quote(str(redis_socket()), safe='/')}?db={db}"
 
 
 def celery_broker_url(url: str) -> str:

@@ -48,7 +48,7 @@ CHECKS = {"web": web, "worker": worker, "beat": beat}
 if __name__ == "__main__":
     try:
         healthy = CHECKS[sys.argv[1]]()
-    except Exception as exc:  # any failure is "unhealthy"; say why in `docker inspect`
+    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy; `docker inspect` shows why
         print(f"unhealthy: {exc!r}", file=sys.stderr)
         healthy = False
     sys.exit(0 if healthy else 1)

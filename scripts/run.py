@@ -8,6 +8,7 @@ child dies, everything is stopped and the exit status is non-zero.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -92,7 +93,7 @@ def _supervise(procs: dict[str, subprocess.Popen], port: int, admin_note: str) -
             if code is not None:
                 print(f"run: {name} exited with status {code}; stopping everything", flush=True)
                 _terminate(procs)
-                return code or 1
+                return 128 - code if code < 0 else code or 1  # -N: killed by signal N
         if not announced and _port_open(port):
             announced = True
             print(f"\n  govhub is running at http://127.0.0.1:{port}/\n  {admin_note}\n"
@@ -104,9 +105,9 @@ def _supervise(procs: dict[str, subprocess.Popen], port: int, admin_note: str) -
 
 
 def _admin_note(output: str) -> str:
-    # ensure_admin prints the generated password once; keep a private copy so it is not
-    # lost with the scrollback.
-    if "password" in output.lower():
+    # ensure_admin prints a generated password once ("... password 'xyz' ..."); keep a private
+    # copy so it is not lost with the scrollback. "its password was printed" must not match.
+    if re.search(r"password\s*[:=]?\s*['\"]", output, re.IGNORECASE):
         CREDENTIALS.write_text(output)
         CREDENTIALS.chmod(0o600)
     if CREDENTIALS.exists():
@@ -128,14 +129,19 @@ def main() -> int:
             urls = embedded.acquire()
             leased = True
             env.update({n: urls[n] for n in missing})
+        # Celery reads CELERY_BROKER_URL from the environment before settings; kombu needs
+        # redis+socket:// where redis-py takes unix://.
+        env.setdefault("CELERY_BROKER_URL", embedded.celery_broker_url(env["REDIS_URL"]))
         manage = [PY, "manage.py"]
         _step("migrate", [*manage, "migrate", "--noinput"], env)
         _step("collectstatic", [*manage, "collectstatic", "--noinput", "-v", "0"], env)
         _step("load_demo", [*manage, "load_demo"], env)
         admin_note = _admin_note(_step("ensure_admin", [*manage, "ensure_admin"], env, capture=True))
         procs = {
+            # --no-control-socket: the default ~/.gunicorn/gunicorn.ctl is shared by all checkouts.
             "web": _spawn([PY, "-m", "gunicorn", "govhub.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                           "--workers", "2", "--access-logfile", "-", "--error-logfile", "-"], env),
+                           "--workers", "2", "--access-logfile", "-", "--error-logfile", "-",
+                           "--no-control-socket"], env),
             "worker": _spawn([PY, "-m", "celery", "-A", "govhub", "worker", "-l", "INFO",
                               "--concurrency", "2"], env),
             "beat": _spawn([PY, "-m", "celery", "-A", "govhub", "beat", "-l", "INFO",

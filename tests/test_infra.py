@@ -115,9 +115,13 @@ def _settings_env_vars() -> set[str]:
             elif isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant):
                 if any(isinstance(c, ast.Attribute) and c.attr in ("ENVIRON", "environ") for c in node.comparators):
                     names.add(node.left.value)
-            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-                if isinstance(node.value, ast.Attribute) and node.value.attr in ("ENVIRON", "environ"):
-                    names.add(node.slice.value)
+            elif (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.slice, ast.Constant)
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr in ("ENVIRON", "environ")
+            ):
+                names.add(node.slice.value)
     return {n for n in names if isinstance(n, str) and n.isupper()} - {"DJANGO_SETTINGS_MODULE"}
 
 

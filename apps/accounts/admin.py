@@ -13,8 +13,9 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (*DjangoUserAdmin.fieldsets, ("govhub", {"fields": ("kind", "org_role", "owner", "service_project", "description")}))
 
     def save_model(self, request, obj, form, change):
-        from apps import audit
         from django.db import transaction
+
+        from apps import audit
 
         with transaction.atomic():
             before = audit.snapshot(type(obj).objects.get(pk=obj.pk)) if change else None

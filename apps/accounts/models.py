@@ -137,7 +137,7 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, editable=False)
     scope = models.CharField(max_length=8, choices=TokenScope.choices, default=TokenScope.READ)
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -147,6 +147,9 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({TOKEN_PREFIX}_{self.key_id}_…)"
 
     @staticmethod
     def generate() -> tuple[str, str, str]:
@@ -169,6 +172,3 @@ class ApiToken(models.Model):
 
     def touch_interval(self) -> timedelta:
         return timedelta(minutes=1)
-
-    def __str__(self) -> str:
-        return f"{self.name} ({TOKEN_PREFIX}_{self.key_id}_…)"

@@ -3,7 +3,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection, models
 from django.utils import timezone
@@ -72,8 +73,9 @@ def record(
     ``action`` is a dotted verb (``catalog.dataset.create``). The actor and request id come from
     the current context (middleware, task or command) unless given.
     """
-    from .models import AuditEvent
     from apps.core.permissions import object_project
+
+    from .models import AuditEvent
 
     if not connection.in_atomic_block:
         raise AuditOutsideTransaction(f"audit.record({action!r}) called outside a transaction")

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import django_filters as df
-
-from apps.core.filters import CodeFilterMixin
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import Asset, AssetKind, Classification, ConsentRecord, ConsentStatus, DatasetVersion, Jurisdiction, LegalBasis, NamespaceRule, Purpose
+from apps.core.filters import CodeFilterMixin
+
+from .models import (
+    Asset,
+    AssetKind,
+    Classification,
+    ConsentRecord,
+    ConsentStatus,
+    DatasetVersion,
+    Jurisdiction,
+    LegalBasis,
+    NamespaceRule,
+    Purpose,
+)
 
 
 class AssetFilterSet(CodeFilterMixin, df.FilterSet):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,7 +12,14 @@ from django.utils import timezone
 from apps.core import services as core
 
 from .models import (
-    Asset, AssetKind, ConsentRecord, ConsentStatus, DatasetVersion, Jurisdiction, NamespaceRule, Purpose,
+    Asset,
+    AssetKind,
+    ConsentRecord,
+    ConsentStatus,
+    DatasetVersion,
+    Jurisdiction,
+    NamespaceRule,
+    Purpose,
     ResidencySource,
 )
 from .models.jurisdictions import invalidate_jurisdiction_cache, resolve_namespace
@@ -48,18 +56,21 @@ def infer_residency(fields: dict[str, Any]) -> dict[str, Any]:
         return fields
     rule = resolve_namespace(fields.get("namespace", ""), fields.get("name", ""))
     if rule is None:
+        # No default jurisdiction: unknown stays unknown. Processing jurisdictions given without
+        # a storage jurisdiction are kept so that validation rejects them with a message.
         fields["storage_jurisdiction"] = None
-        fields["processing_jurisdictions"] = []
+        fields.setdefault("processing_jurisdictions", [])
         fields["residency_source"] = ResidencySource.UNKNOWN
     else:
         fields["storage_jurisdiction"] = rule.jurisdiction
-        fields["processing_jurisdictions"] = list(rule.processing_jurisdictions) or [rule.jurisdiction_id]
+        if not fields.get("processing_jurisdictions"):
+            fields["processing_jurisdictions"] = list(rule.processing_jurisdictions) or [rule.jurisdiction_id]
         fields["residency_source"] = ResidencySource.NAMESPACE_RULE
     return fields
 
 
 def create_asset(kind: str, fields: dict[str, Any], *, training_datasets: Iterable[Asset] | None = None) -> Asset:
-    fields = _normalise_asset_fields(infer_residency({**fields, "kind": kind}))
+    fields = infer_residency(_normalise_asset_fields({**fields, "kind": kind}))
     m2m = {"training_datasets": list(training_datasets or [])} if kind != AssetKind.DATASET else None
     _check_training_datasets(training_datasets)
     return core.create(Asset, fields, m2m=m2m, action=f"catalog.{kind}.create")

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from django.db import models, transaction
 

@@ -176,6 +176,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "AssetKindEnum": "apps.catalog.models.assets.AssetKind",
+        "UserKindEnum": "apps.accounts.models.UserKind",
+        "RoleEnum": "apps.core.roles.Role",
+        "JurisdictionKindEnum": "apps.catalog.models.jurisdictions.JurisdictionKind",
+        "SchedulerKindEnum": "apps.compute.models.SchedulerKind",
+    },
 }
 
 LOGGING = {

@@ -131,3 +131,23 @@ def test_filters_and_search(api, owner, make_dataset, reference_data):
     r = client.get("/api/v1/datasets/?classification=nope")
     assert r.status_code == 400 and "classification" in r.json()["error"]["fields"]
     _ = services
+
+
+def test_rule_inferred_storage_keeps_declared_processing_and_validates_codes(api, owner, reference_data, actor_context):
+    from apps.catalog.models import Jurisdiction
+
+    NamespaceRule.objects.create(pattern="s3://acme-eu-*", jurisdiction=Jurisdiction.objects.get(code="EU"))
+    client = api.as_user(owner)
+    r = client.post("/api/v1/datasets/", _payload(storage_jurisdiction=None, processing_jurisdictions=["ZZ"]), format="json")
+    assert r.status_code == 400 and "ZZ" in r.json()["error"]["fields"]["processing_jurisdictions"][0]
+    r = client.post("/api/v1/datasets/", _payload(storage_jurisdiction=None, processing_jurisdictions=["DE"]), format="json")
+    assert r.status_code == 201 and r.json()["processing_jurisdictions"] == ["DE"]
+    assert r.json()["storage_jurisdiction"] == "EU"
+
+
+def test_processing_without_known_storage_is_rejected(api, owner, reference_data):
+    r = api.as_user(owner).post(
+        "/api/v1/datasets/", _payload(namespace="s3://nowhere", storage_jurisdiction=None, processing_jurisdictions=["DE"]),
+        format="json")
+    assert r.status_code == 400
+    assert "storage_jurisdiction" in r.json()["error"]["fields"]

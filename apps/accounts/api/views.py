@@ -47,6 +47,7 @@ class MembershipSerializer(RestrictedRelatedFieldsMixin, serializers.ModelSerial
         model = Membership
         fields = ["id", "user", "project", "role", "created_at"]
         read_only_fields = ["id", "created_at"]
+        validators: list = []  # POST is an upsert of the role (services.set_membership)
 
 
 class MembershipViewSet(RestrictedModelViewSet):
@@ -73,8 +74,14 @@ class MembershipViewSet(RestrictedModelViewSet):
 class ServiceAccountSerializer(RestrictedRelatedFieldsMixin, serializers.ModelSerializer):
     project = serializers.SlugRelatedField(source="service_project", slug_field="slug", queryset=Project.objects.all())
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    role = serializers.ChoiceField(choices=[Role.ML_ENGINEER, Role.DATA_STEWARD], default=Role.ML_ENGINEER, write_only=True)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.ML_ENGINEER, write_only=True,
+                                   help_text="ml_engineer or data_steward: a pipeline never administers.")
     restricted_fields = {"project": "view"}
+
+    def validate_role(self, value: str) -> str:
+        if value not in (Role.ML_ENGINEER, Role.DATA_STEWARD):
+            raise serializers.ValidationError("A service account is an ml_engineer or a data_steward.")
+        return value
 
     class Meta:
         model = User

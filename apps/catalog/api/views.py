@@ -10,7 +10,14 @@ from apps.core.api.viewsets import RestrictedModelViewSet
 from apps.core.services import etag_for
 
 from .. import services
-from ..filters import AssetFilterSet, ConsentFilterSet, DatasetVersionFilterSet, JurisdictionFilterSet, NamespaceRuleFilterSet, PurposeFilterSet
+from ..filters import (
+    AssetFilterSet,
+    ConsentFilterSet,
+    DatasetVersionFilterSet,
+    JurisdictionFilterSet,
+    NamespaceRuleFilterSet,
+    PurposeFilterSet,
+)
 from ..models import Asset, AssetKind, ConsentRecord, DatasetVersion, Jurisdiction, NamespaceRule, Purpose
 from ..models.jurisdictions import resolve_namespace
 from . import serializers as s

@@ -7,4 +7,4 @@ class CursorPagination(pagination.CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
-    ordering = "-id"
+    ordering = "-pk"  # every model, whatever its primary key is called

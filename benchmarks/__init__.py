@@ -1,0 +1,1 @@
+"""govhub's benchmarks: performance targets live here, never in timed tests (see README.md)."""
