@@ -53,7 +53,8 @@ def socket_dir() -> Path:
     if len(os.fsencode(longest)) < SOCKET_PATH_MAX:
         return preferred
     digest = hashlib.sha256(os.fsencode(REPO)).hexdigest()[:12]
-    return Path("/tmp") / f"govhub-{digest}"
+    # Literal /tmp, not $TMPDIR: the point is a short path. Owner-only mode is set on creation.
+    return Path("/tmp") / f"govhub-{digest}"  # noqa: S108
 
 
 def redis_socket() -> Path:
@@ -183,6 +184,22 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
+def _ensure_socket_dir(account: pwd.struct_passwd | None) -> Path:
+    """Create the owner-only socket dir; with trust auth, only its owner (and root) may connect.
+
+    The /tmp fallback could have been pre-created by someone else, so ownership is checked.
+    """
+    sockdir = socket_dir()
+    sockdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = sockdir.lstat()
+    owners = {os.geteuid()} | ({account.pw_uid} if account else set())
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid not in owners:
+        raise RuntimeError(f"{sockdir} exists but is not our directory; remove it and retry")
+    _chown(sockdir, account)
+    sockdir.chmod(0o700)
+    return sockdir
+
+
 # --- PostgreSQL ------------------------------------------------------------------------
 
 
@@ -221,9 +238,7 @@ def _start_postgres() -> None:
         _grant_prefix(VAR)
     if not (PGDATA / "PG_VERSION").exists():
         _initdb(account)
-    sockdir = socket_dir()
-    sockdir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _chown(sockdir, account)  # owner-only dir: with trust auth only owner (and root) may connect
+    sockdir = _ensure_socket_dir(account)
     log = LOG_DIR / "postgres.log"
     log.touch()
     _chown(log, account)
@@ -244,7 +259,7 @@ def _create_database() -> None:
     psql = [str(_pg_bin("psql")), "-X", "-q", "-A", "-t", "-h", str(socket_dir()), "-p", str(PG_PORT),
             "-U", PG_USER, "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c"]
     env = _clean_env()
-    exists = subprocess.run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"],
+    exists = subprocess.run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"],  # noqa: S608 - constant
                             env=env, capture_output=True, text=True, check=True)
     if exists.stdout.strip() != "1":
         subprocess.run([*psql, f'CREATE DATABASE "{PG_DATABASE}"'], env=env, capture_output=True,
@@ -282,8 +297,7 @@ def _redis_running() -> bool:
 
 def _start_redis() -> None:
     REDIS_DIR.mkdir(parents=True, exist_ok=True)
-    sockdir = socket_dir()
-    sockdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _ensure_socket_dir(_pg_account())
     redis_socket().unlink(missing_ok=True)  # stale socket from a killed server
     args = [
         str(_redis_bin()), "--port", "0", "--unixsocket", str(redis_socket()), "--unixsocketperm", "700",

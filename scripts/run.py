@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from govhub import embedded
 
+REPO = embedded.REPO
 PY = sys.executable
 STOP_TIMEOUT = 20.0  # seconds between SIGTERM and SIGKILL; Celery's warm shutdown needs a few
 CREDENTIALS = embedded.VAR / "admin-credentials.txt"

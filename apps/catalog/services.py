@@ -179,19 +179,32 @@ def update_jurisdiction(jur: Jurisdiction, fields: dict[str, Any], members: Iter
     return obj
 
 
-def create_namespace_rule(fields: dict[str, Any]) -> NamespaceRule:
+def _rule_fields(fields: dict[str, Any]) -> dict[str, Any]:
     fields = dict(fields)
     if "processing_jurisdictions" in fields:
-        fields["processing_jurisdictions"] = sorted({c.upper() for c in fields["processing_jurisdictions"] or []})
+        fields["processing_jurisdictions"] = sorted({c.strip().upper() for c in fields["processing_jurisdictions"] or []})
         _check_codes("processing_jurisdictions", fields["processing_jurisdictions"], Jurisdiction, "jurisdiction")
-    return core.create(NamespaceRule, fields)
+    return fields
+
+
+def _reinfer_after_commit(rule: NamespaceRule) -> None:
+    from workers.catalog_tasks import reinfer_residency
+
+    transaction.on_commit(lambda: reinfer_residency.delay(rule.pk))
+
+
+def create_namespace_rule(fields: dict[str, Any]) -> NamespaceRule:
+    with transaction.atomic():
+        rule = core.create(NamespaceRule, _rule_fields(fields))
+        _reinfer_after_commit(rule)
+        return rule
 
 
 def update_namespace_rule(rule: NamespaceRule, fields: dict[str, Any], if_match: str | None = None) -> NamespaceRule:
-    if "processing_jurisdictions" in fields:
-        fields = {**fields, "processing_jurisdictions": sorted({c.upper() for c in fields["processing_jurisdictions"] or []})}
-        _check_codes("processing_jurisdictions", fields["processing_jurisdictions"], Jurisdiction, "jurisdiction")
-    return core.update(rule, fields, if_match=if_match)
+    with transaction.atomic():
+        rule = core.update(rule, _rule_fields(fields), if_match=if_match)
+        _reinfer_after_commit(rule)
+        return rule
 
 
 def create_purpose(fields: dict[str, Any]) -> Purpose:

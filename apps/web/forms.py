@@ -3,22 +3,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.accounts.models import Project, User, UserKind
+from apps.accounts.models import Project, TokenScope, User, UserKind
 from apps.accounts.services import MAX_TOKEN_DAYS
-from apps.accounts.models import TokenScope
 from apps.catalog import services as catalog
 from apps.catalog.models import (
-    Asset, AssetKind, Classification, ConsentRecord, ConsentStatus, Jurisdiction, LegalBasis, Purpose,
+    Asset,
+    AssetKind,
+    Classification,
+    ConsentRecord,
+    ConsentStatus,
+    Jurisdiction,
+    LegalBasis,
+    Purpose,
 )
-from apps.core.permissions import ALL, projects_with_perm
-from apps.core.roles import Role
+from apps.compute.models import ComputeCluster
+from apps.core.permissions import ALL, has_perm, projects_with_perm
+from apps.core.roles import ROLE_PERMISSIONS, Role
 
 
 def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -28,7 +35,7 @@ def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
         form.add_error(None, exc)
         return
     for field, errors in exc.message_dict.items():
-        if field in form.fields and field not in (form.cleaned_data or {}).keys() - set(form.fields):
+        if field in form.fields:
             form.add_error(field, errors)
         elif field == NON_FIELD_ERRORS:
             form.add_error(None, errors)
@@ -188,7 +195,7 @@ class AssetForm(VersionedForm):
         d = self.cleaned_data
         fields = {k: d[k] for k in ("project", "namespace", "name", "owner", "description", "tags", "classification",
                                     "contains_pii", "consent")}
-        if self.kind == AssetKind.FINE_TUNE and "base_model" in d:
+        if "base_model" in d:
             fields["base_model"] = d["base_model"]
         storage, processing = d["storage_jurisdiction"], d["processing_jurisdictions"]
         if self.instance is None:
@@ -290,9 +297,6 @@ class ServiceAccountForm(forms.Form):
         self.fields["project"].queryset = projects_for(user, "accounts.add_serviceaccount")
 
     def clean(self) -> dict[str, Any]:
-        from apps.core.permissions import has_perm
-        from apps.core.roles import ROLE_PERMISSIONS
-
         data = super().clean()
         project, role = data.get("project"), data.get("role")
         if project and role:
@@ -314,8 +318,6 @@ class ClusterForm(forms.ModelForm):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
-        from apps.compute.models import ComputeCluster
-
         model = ComputeCluster
         fields = ["name", "display_name", "scheduler", "jurisdiction", "region", "security_tier", "confidential_computing",
                   "gpu_model", "gpu_count", "price_per_gpu_hour", "currency", "power_per_gpu_watts",
@@ -334,6 +336,3 @@ class ClusterForm(forms.ModelForm):
     def service_fields(self) -> dict[str, Any]:
         return {k: self.cleaned_data[k] for k in self.Meta.fields}
 
-
-def ids(objs: Iterable[Any]) -> list[Any]:
-    return [o.pk for o in objs]
