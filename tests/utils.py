@@ -17,11 +17,12 @@ def database_url(settings_dict: dict) -> str:
     user = quote(settings_dict.get("USER") or "postgres", safe="")
     password = settings_dict.get("PASSWORD") or ""
     auth = f"{user}:{quote(password, safe='')}" if password else user
-    host = settings_dict.get("HOST") or ""
+    # django-environ puts a unix-socket directory in OPTIONS["host"], a TCP host in HOST.
+    host = settings_dict.get("HOST") or settings_dict.get("OPTIONS", {}).get("host", "")
+    if host.startswith("/"):
+        return f"postgres://{auth}@/{settings_dict['NAME']}?host={quote(host, safe='/')}"
     port = settings_dict.get("PORT") or ""
-    host_part = quote(host, safe="") if host.startswith("/") else host
-    if port and not host.startswith("/"):
-        host_part = f"{host_part}:{port}"
+    host_part = f"{host}:{port}" if port else host
     return f"postgres://{auth}@{host_part}/{settings_dict['NAME']}"
 
 

@@ -104,7 +104,7 @@ CACHES = {
     }
 }
 
-CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_URL = embedded.celery_broker_url(REDIS_URL)  # kombu spells unix sockets redis+socket://
 CELERY_RESULT_BACKEND = None  # job state lives in PostgreSQL, not in a result backend
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
