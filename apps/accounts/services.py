@@ -70,6 +70,7 @@ def create_service_account(username: str, *, owner: User, project: Project, desc
                            role: str = Role.ML_ENGINEER) -> User:
     if owner.kind != UserKind.HUMAN:
         raise ValidationError({"owner": "A service account must be owned by a person."})
+    _check_delegation(owner, project, role)
     with transaction.atomic():
         account = User(username=username, kind=UserKind.SERVICE, owner=owner, service_project=project,
                        description=description)
@@ -79,6 +80,20 @@ def create_service_account(username: str, *, owner: User, project: Project, desc
         audit.record("accounts.serviceaccount.create", account, after=audit.snapshot(account), project_id=project.pk)
         set_membership(account, project, role)
         return account
+
+
+def _check_delegation(owner: User, project: Project, role: str) -> None:
+    """A person can delegate to a machine only rights they hold themselves in that project."""
+    from apps.core.permissions import _role_cache
+    from apps.core.roles import ROLE_PERMISSIONS
+
+    org_role, memberships = _role_cache(owner)
+    if org_role == Role.ADMINISTRATOR:
+        return
+    held = ROLE_PERMISSIONS.get(memberships.get(project.pk, ""), frozenset())
+    if not ROLE_PERMISSIONS.get(role, frozenset()) <= held:
+        raise ValidationError({"role": f"You cannot give a service account the role {role} in {project}: "
+                                       "it would hold rights you do not have there."})
 
 
 def issue_token(account: User, *, name: str, scope: str = TokenScope.READ, expires_in_days: int | None = 90,

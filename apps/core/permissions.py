@@ -120,7 +120,8 @@ def object_project(obj: Any) -> int | None:
     target = obj
     for hop in hops:
         target = getattr(target, hop)
-    return getattr(target, f"{last}_id")
+    # A plain integer column (e.g. the audit ledger's project_id) or a foreign key's id.
+    return getattr(target, last if last.endswith("_id") else f"{last}_id")
 
 
 class RolePermission(drf_permissions.BasePermission):

@@ -14,6 +14,8 @@ class AuditEventFilterSet(df.FilterSet):
     action = df.CharFilter(field_name="action", lookup_expr="icontains", label="Action",
                            help_text="e.g. catalog.dataset or consentrecord.withdraw")
     object_type = df.CharFilter(field_name="object_type", label="Object type")
+    # Set by "history" links on detail pages; not shown in the filter form.
+    object_id = df.CharFilter(field_name="object_id", label="Object id")
     since = df.DateFilter(field_name="occurred_at", lookup_expr="date__gte", label="From",
                           widget=forms.DateInput(attrs={"type": "date"}))
     until = df.DateFilter(field_name="occurred_at", lookup_expr="date__lte", label="Until",

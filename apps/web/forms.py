@@ -215,6 +215,24 @@ class DeleteForm(VersionedForm):
     pass
 
 
+class DatasetVersionForm(forms.Form):
+    version = forms.CharField(max_length=100, help_text="e.g. 2025-06 or v3; unique per dataset.")
+    location = forms.CharField(max_length=500, required=False, help_text="Where this snapshot or partition lives.")
+    row_count = forms.IntegerField(min_value=0, required=False)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    consent = ConsentChoiceField(
+        queryset=ConsentRecord.objects.none(), required=False, empty_label="Same as the dataset",
+        help_text="Only when this version was collected under a different consent record.",
+    )
+
+    def __init__(self, *args: Any, user: Any, dataset: Asset, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["consent"].queryset = (
+            ConsentRecord.objects.restrict(user).filter(project_id=dataset.project_id)
+            .exclude(status=ConsentStatus.WITHDRAWN).select_related("project")
+        )
+
+
 def _purpose_choices() -> list[tuple[str, str]]:
     return [(p.code, f"{p.code} — {p.name}") for p in Purpose.objects.order_by("code")]
 
@@ -224,7 +242,7 @@ class ConsentForm(VersionedForm):
     reference = forms.CharField(max_length=200, help_text="Receipt, contract or register reference.")
     legal_basis = forms.ChoiceField(choices=LegalBasis.choices, label="Legal basis (GDPR Art. 6)")
     purposes = forms.MultipleChoiceField(
-        choices=_purpose_choices, widget=forms.SelectMultiple(attrs={"size": 8}),
+        choices=_purpose_choices, widget=forms.CheckboxSelectMultiple,
         help_text="Purposes the data may be used for; a purpose covers the ones below it (research covers research.medical).",
     )
     jurisdiction_scope = ListField(upper=True, max_length=200, help_text="Comma-separated codes, e.g. DE, EU. Empty: no restriction recorded.")

@@ -16,6 +16,7 @@ urlpatterns = [
     path("assets/<int:pk>/", assets.AssetDetailView.as_view(), name="asset-detail"),
     path("assets/<int:pk>/edit/", assets.AssetEditView.as_view(), name="asset-edit"),
     path("assets/<int:pk>/delete/", assets.AssetDeleteView.as_view(), name="asset-delete"),
+    path("assets/<int:pk>/versions/new/", assets.DatasetVersionCreateView.as_view(), name="dataset-version-create"),
     path("consents/", consents.ConsentListView.as_view(), name="consent-list"),
     path("consents/new/", consents.ConsentCreateView.as_view(), name="consent-create"),
     path("consents/<int:pk>/", consents.ConsentDetailView.as_view(), name="consent-detail"),

@@ -132,3 +132,22 @@ def test_separation_of_duties(project, member, owner, actor_context):
         ensure_separate(member, member, "a waiver")
     with pytest.raises(SeparationOfDutiesError, match="owner"):
         ensure_separate(account, member, "a job")
+
+
+def test_no_privilege_escalation_through_service_accounts(api, member, project):
+    r = api.as_user(member).post("/api/v1/service-accounts/", {"username": "steward-bot", "project": "health",
+                                                               "role": "data_steward"}, format="json")
+    assert r.status_code == 400 and "role" in r.json()["error"]["fields"]
+    assert not User.objects.filter(username="steward-bot").exists()
+    r = api.as_user(member).post("/api/v1/service-accounts/", {"username": "ml-bot", "project": "health",
+                                                               "role": "ml_engineer"}, format="json")
+    assert r.status_code == 201
+
+
+def test_project_members_see_their_projects_audit_events(owner, outsider, make_dataset):
+    from apps.audit.models import AuditEvent
+
+    ds = make_dataset()
+    mine = AuditEvent.objects.restrict(owner).for_object(ds)
+    assert mine.count() == 1
+    assert AuditEvent.objects.restrict(outsider).for_object(ds).count() == 0

@@ -74,6 +74,14 @@ def get_item(mapping: dict | None, key: Any) -> Any:
 
 
 @register.filter
+def change_summary(event: Any) -> str:
+    """What an audit event changed, in a few words: a creation lists no fields."""
+    if event.before and event.after:
+        return ", ".join(event.changed_fields) or "no field changed"
+    return "new record" if event.after else "removed" if event.before else "—"
+
+
+@register.filter
 def pretty(value: Any) -> str:
     """Audit values (JSON) in a compact, readable form."""
     if value is None:

@@ -95,7 +95,8 @@ class ProjectCreateView(FormPageMixin, View):
     submit_label = "Create project"
 
     def load(self) -> None:
-        self.require("add")
+        if not self.can("add"):
+            raise PermissionDenied("Only administrators create projects.")
 
     def build_form(self, data: Any = None) -> ProjectForm:
         return ProjectForm(data)

@@ -18,12 +18,13 @@ from apps.catalog import services
 from apps.catalog.filters import AssetFilterSet
 from apps.catalog.models import Asset, AssetKind, DatasetVersion, Jurisdiction
 from apps.core.mixins import RestrictedViewMixin
-from apps.core.permissions import projects_with_perm
+from apps.core.permissions import has_perm, projects_with_perm
 
-from ..forms import AssetForm, DeleteForm
+from ..forms import AssetForm, DatasetVersionForm, DeleteForm
 from .base import FilteredListView, FormPageMixin, SectionMixin, run_service, select_widget, visible_audit_events
 
 ADD_ASSET = "catalog.add_asset"
+ADD_VERSION = "catalog.add_datasetversion"
 
 
 def section_for(asset: Asset) -> str:
@@ -41,6 +42,8 @@ class AssetListView(FilteredListView):
     partial_template_name = "web/assets/_results.html"
     section = "datasets"
     filter_fields = ("classification", "storage_jurisdiction", "residency", "consent_status", "project", "tag")
+    filter_labels = {"kind": "Kind", "classification": "Classification", "storage_jurisdiction": "Stored in",
+                     "residency": "Residency", "consent_status": "Consent status", "project": "Project", "tag": "Tag"}
 
     def get_queryset(self):
         qs = super().get_queryset()
@@ -48,7 +51,7 @@ class AssetListView(FilteredListView):
 
     def optimize(self, qs):
         # Every column comes from these joins: one query per page whatever its length.
-        return qs.with_related()
+        return qs.with_related().order_by("name", "namespace", "id")
 
     def customize_filter_form(self, form: forms.Form) -> None:
         projects = Project.objects.restrict(self.request.user).values_list("slug", "name")
@@ -93,6 +96,7 @@ class AssetDetailView(SectionMixin, RestrictedViewMixin, DetailView):
             section=section_for(asset),
             can_change=self.can("change", asset),
             can_delete=self.can("delete", asset),
+            can_add_version=asset.kind == AssetKind.DATASET and has_perm(user, ADD_VERSION, asset.project_id),
             # Related assets are filtered too: lineage must not reveal another project's names.
             training_datasets=asset.training_datasets.all().restrict(user).select_related("project"),
             fine_tunes=asset.fine_tunes.all().restrict(user).select_related("project"),
@@ -191,6 +195,33 @@ class AssetDeleteView(SectionMixin, RestrictedViewMixin, SingleObjectMixin, View
             messages.success(request, f"{asset.get_kind_display()} “{asset.name}” deleted.")
             return redirect(list_url_for(asset))
         return self.render_confirm(form)
+
+
+class DatasetVersionCreateView(FormPageMixin, SingleObjectMixin, View):
+    """Record a version (snapshot, partition) of a dataset: ``create_dataset_version``."""
+
+    queryset = Asset.objects.datasets().with_related()
+    section = "datasets"
+    submit_label = "Add version"
+
+    def load(self) -> None:
+        self.object = self.get_object()  # restricted: another project's dataset is a 404
+        if not has_perm(self.request.user, ADD_VERSION, self.object.project_id):
+            raise PermissionDenied("Your role does not allow recording dataset versions here.")
+        self.page_title = f"New version of {self.object.name}"
+
+    def build_form(self, data: Any = None) -> DatasetVersionForm:
+        return DatasetVersionForm(data, user=self.request.user, dataset=self.object)
+
+    def form_context(self, form: forms.Form) -> dict[str, Any]:
+        return {"cancel_url": reverse("asset-detail", args=[self.object.pk])}
+
+    def save(self, form: DatasetVersionForm) -> DatasetVersion:
+        return services.create_dataset_version(self.object, form.cleaned_data)
+
+    def success(self, version: DatasetVersion) -> HttpResponse:
+        messages.success(self.request, f"Version {version.version} recorded.")
+        return redirect("asset-detail", pk=self.object.pk)
 
 
 def asset_fieldsets(form: forms.Form) -> list[tuple[str, list[forms.BoundField]]]:

@@ -54,10 +54,13 @@ class AuditDetailView(AuditQuerysetMixin, SectionMixin, RestrictedViewMixin, Det
         event: AuditEvent = self.object
         ctx = super().get_context_data(**kwargs)
         before, after = event.before or {}, event.after or {}
-        changed = set(event.changed_fields)
-        ctx.update(
-            changes=[{"field": f, "before": before.get(f), "after": after.get(f)} for f in event.changed_fields],
-            unchanged=[{"field": f, "value": after.get(f, before.get(f))} for f in sorted((set(before) | set(after)) - changed)],
-            object_url_name=OBJECT_URLS.get(event.object_type) if event.action.rpartition(".")[2] != "delete" else None,
-        )
+        if event.before and event.after:
+            changed = set(event.changed_fields)
+            ctx["changes"] = [{"field": f, "before": before.get(f), "after": after.get(f)} for f in event.changed_fields]
+            ctx["unchanged"] = [{"field": f, "value": after.get(f)} for f in sorted((set(before) | set(after)) - changed)]
+        else:
+            # A creation or a deletion: one set of values, nothing to compare.
+            ctx["values"] = [{"field": f, "value": v} for f, v in sorted((after or before).items())]
+        if event.action.rpartition(".")[2] != "delete":
+            ctx["object_url_name"] = OBJECT_URLS.get(event.object_type)
         return ctx

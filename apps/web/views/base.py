@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.utils.cache import patch_vary_headers
 from django.views.generic import TemplateView
+from django_htmx.http import HttpResponseClientRedirect
 
 from apps.audit.models import AuditEvent
 from apps.core.mixins import RestrictedViewMixin
-from apps.core.permissions import ALL, perm_name, projects_with_perm
 from apps.core.services import PreconditionFailed
 
 from ..forms import apply_service_errors
@@ -43,15 +45,8 @@ def run_service(form: forms.Form, call: Callable[[], T]) -> T | None:
 
 
 def visible_audit_events(user: Any):
-    """``AuditEvent.objects.restrict(user)``, with the same rule spelt out: AuditEvent names
-    ``project_field = "project"`` but its column is the plain integer ``project_id`` (the
-    ledger keeps no foreign keys), so ``restrict()`` raises FieldError for anyone whose access
-    is per project. Org-wide roles see everything; project members see their projects' events."""
-    allowed = projects_with_perm(user, perm_name(AuditEvent, "view"))
-    qs = AuditEvent.objects.all()
-    if allowed == ALL:
-        return qs
-    return qs.filter(project_id__in=allowed) if allowed else qs.none()
+    """The audit events ``user`` may read (org-wide roles: all; members: their projects')."""
+    return AuditEvent.objects.restrict(user, "view")
 
 
 def is_partial(request: HttpRequest) -> bool:
@@ -79,10 +74,20 @@ class FilteredListView(SectionMixin, RestrictedViewMixin, TemplateView):
     filterset_class: Any = None
     partial_template_name: str = ""
     filter_fields: tuple[str, ...] = ()
+    # Human labels: method-based filters have no model field to take one from.
+    filter_labels: dict[str, str] = {}
     page_size = PAGE_SIZE
 
     def optimize(self, qs):
         return qs
+
+    def handle_no_permission(self):
+        # A live search after the session expired: send the whole page to the login form
+        # instead of swapping the login page into the results table.
+        if is_partial(self.request) and not self.request.user.is_authenticated:
+            query = urlencode({"next": self.request.get_full_path()})
+            return HttpResponseClientRedirect(f"{resolve_url(settings.LOGIN_URL)}?{query}")
+        return super().handle_no_permission()
 
     def customize_filter_form(self, form: forms.Form) -> None:
         """Hook: swap text inputs for selects of what the user may choose from."""
@@ -90,6 +95,9 @@ class FilteredListView(SectionMixin, RestrictedViewMixin, TemplateView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         filterset = self.filterset_class(request.GET or None, queryset=self.optimize(self.get_queryset()), request=request)
         self.customize_filter_form(filterset.form)
+        for name, label in self.filter_labels.items():
+            if name in filterset.form.fields:
+                filterset.form.fields[name].label = label
         page = Paginator(filterset.qs, self.page_size).get_page(request.GET.get("page"))
         ctx = self.get_context_data(filterset=filterset, filter_form=filterset.form, page_obj=page,
                                     filter_fields=[filterset.form[name] for name in self.filter_fields],

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -29,6 +30,8 @@ class ClusterListView(FilteredListView):
     partial_template_name = "web/clusters/_results.html"
     section = "clusters"
     filter_fields = ("scheduler", "jurisdiction", "min_security_tier", "confidential_computing", "enabled")
+    filter_labels = {"scheduler": "Scheduler", "jurisdiction": "Jurisdiction", "min_security_tier": "Accredited for at least",
+                     "confidential_computing": "Confidential computing", "enabled": "Enabled"}
 
     def optimize(self, qs):
         return qs.select_related("jurisdiction")
@@ -64,7 +67,8 @@ class ClusterCreateView(FormPageMixin, View):
     submit_label = "Create"
 
     def load(self) -> None:
-        self.require("add")
+        if not self.can("add"):
+            raise PermissionDenied("Only administrators register compute clusters.")
 
     def build_form(self, data: Any = None) -> ClusterForm:
         return ClusterForm(data)

@@ -33,6 +33,8 @@ class ConsentListView(FilteredListView):
     partial_template_name = "web/consents/_results.html"
     section = "consents"
     filter_fields = ("legal_basis", "status", "purpose", "project", "expiring_within_days")
+    filter_labels = {"legal_basis": "Legal basis", "status": "Stored status", "purpose": "Purpose", "project": "Project",
+                     "expiring_within_days": "Expiring within (days)"}
 
     def optimize(self, qs):
         return qs.select_related("project")
