@@ -101,7 +101,7 @@ def summary_line(benchmark: str, figures: list[Figure]) -> str:
 
 
 def utc_timestamp() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def result_entry(figure: Figure, *, benchmark: str, machine: dict[str, Any], timestamp: str) -> dict[str, Any]:
@@ -202,6 +202,29 @@ def cpu_busy_snapshot() -> tuple[int, int] | None:
     return sum(fields) - idle, sum(fields)
 
 
+def process_cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU seconds used so far by these processes (Linux /proc; 0 for the ones
+    that are gone or unreadable)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def process_group_members(pgid: int) -> list[int]:
+    """The pids in process group ``pgid`` (Linux /proc)."""
+    members = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                    members.append(int(entry.name))
+    return members
+
+
 # --- database URLs ---------------------------------------------------------------------------
 
 
@@ -247,6 +270,10 @@ class Server:
     workers: int
     log_path: Path
 
+    def pids(self) -> list[int]:
+        """The master and its workers."""
+        return process_group_members(self.pid)
+
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
@@ -265,6 +292,21 @@ def _tail(path: Path, lines: int = 30) -> str:
     with contextlib.suppress(OSError):
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     return ""
+
+
+def _die_with_parent_hook():
+    """A preexec_fn that makes the server get SIGTERM when the benchmark process dies (even by
+    SIGKILL), so that a killed benchmark does not leave gunicorn running. Linux only; None
+    elsewhere. libc is loaded here, in the parent, so the hook only makes one call after fork."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
 def _stop_process_group(proc: subprocess.Popen, grace: float = 15) -> None:
@@ -307,6 +349,19 @@ class Context:
 
     def log(self, message: str) -> None:
         print(f"[{self.name}] {message}", file=self.log_stream, flush=True)
+
+    def background_cpu(self, seconds: float = 1.0) -> float | None:
+        """How busy the machine is before we load it (percent of all CPUs over ``seconds``);
+        logged, with a note when other work is likely to lower the figures."""
+        before = cpu_busy_snapshot()
+        time.sleep(seconds)
+        after = cpu_busy_snapshot()
+        if not before or not after or after[1] <= before[1]:
+            return None
+        busy = 100 * (after[0] - before[0]) / (after[1] - before[1])
+        note = "; other work on this machine will lower the figures" if busy > 15 else ""
+        self.log(f"machine CPU busy {busy:.0f}% before the measurements{note}")
+        return busy
 
     def server_env(self, database_url: str) -> dict[str, str]:
         """The environment the app runs under in a benchmark: test settings, DEBUG off, the
@@ -416,7 +471,8 @@ class Context:
         ]
         with open(log_path, "w") as log:
             proc = subprocess.Popen(cmd, cwd=ROOT, env=self.server_env(database_url), stdout=log,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=_die_with_parent_hook())
         server = Server(host=host, port=port, pid=proc.pid, workers=workers, log_path=log_path)
         try:
             self._wait_ready(proc, server, ready_path, timeout)

@@ -8,7 +8,8 @@
 Each benchmark runs in a child process of its own (its own Django set-up, database and servers;
 a crash cannot take the others down). Its figures are printed as
 ``BENCH <name> <value> <unit> target <op> <value>`` and merged into benchmarks/results.json,
-replacing that benchmark's previous figures and keeping the others'. A missed target is a
+replacing that benchmark's previous figures and keeping the others' (a full run also drops the
+figures of benchmarks that no longer exist). A missed target is a
 measurement: the exit status is 0 and the summary line says MISSED. The exit status is non-zero
 only when a benchmark crashed (its previous figures then stay in results.json untouched).
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -130,6 +132,10 @@ def _run_in_child(name: str, path: Path, duration: float) -> tuple[int, list[har
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            # Whatever the child left in its session (client processes of a benchmark that was
+            # killed outright) goes with it. The session and its process group are the child's own.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
         if code != 0:
             return code, []
         try:
@@ -162,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in available.items():
             print(f"{name}\t{path}")
         return 0
-    names = [n for arg in args.names for n in arg.split()] or list(available)
+    names = [n for arg in args.names for n in arg.split()]
+    full_run = not names
+    names = names or list(available)
     unknown = [n for n in names if n not in available]
     if unknown:
         print(f"bench: no benchmark named {', '.join(unknown)}; there are: {', '.join(available) or 'none'}",
@@ -184,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         timestamp = harness.utc_timestamp()
         entries = [harness.result_entry(f, benchmark=name, machine=machine, timestamp=timestamp) for f in figures]
-        harness.merge_results(args.results, name, entries, known_benchmarks=available)
+        # A full run also forgets the figures of benchmarks that no longer exist; a run of some
+        # benchmarks replaces only theirs.
+        harness.merge_results(args.results, name, entries, known_benchmarks=available if full_run else None)
         summaries.append(harness.summary_line(name, figures))
         print(summaries[-1], flush=True)
     if len(names) > 1:

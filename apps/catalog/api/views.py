@@ -22,6 +22,13 @@ from ..models import Asset, AssetKind, ConsentRecord, DatasetVersion, Jurisdicti
 from ..models.jurisdictions import resolve_namespace
 from . import serializers as s
 
+DEFERRED_RELATED = [
+    *(f"owner__{f}" for f in ("password", "last_login", "first_name", "last_name", "email", "is_staff", "is_active",
+                               "date_joined", "description", "is_superuser", "org_role", "kind", "owner", "service_project")),
+    *(f"project__{f}" for f in ("name", "description", "created_at", "updated_at")),
+    *(f"consent__{f}" for f in ("reference", "purposes", "jurisdiction_scope", "data_subject_categories",
+                                "personal_data_categories", "controller", "withdrawal_reason", "notes", "created_at", "updated_at")),
+]
 ASSET_ORDERING = ["id", "name", "namespace", "created_at", "updated_at", "classification"]
 
 
@@ -31,7 +38,9 @@ class _AssetViewSet(RestrictedModelViewSet):
     kind: str = AssetKind.DATASET
 
     def optimize_queryset(self, qs):
-        return qs.select_related("project", "owner", "consent")
+        # Only the related columns the serializer shows: whole user/project/consent rows are
+        # most of the bytes a list page would otherwise fetch.
+        return qs.select_related("project", "owner", "consent").defer(*DEFERRED_RELATED)
 
     def service_update(self, obj, data, if_match):
         training = data.pop("training_datasets", None)

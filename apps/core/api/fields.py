@@ -12,6 +12,8 @@ class RestrictedRelatedFieldsMixin:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         request = self.context.get("request") if hasattr(self, "context") else None
+        if request is None or request.method in ("GET", "HEAD", "OPTIONS"):
+            return  # reads never resolve related input; skip the per-request field copies
         user = getattr(request, "user", None)
         for name, action in self.restricted_fields.items():
             field = self.fields.get(name)

@@ -25,6 +25,13 @@ class RestrictedViewSetMixin:
     def optimize_queryset(self, qs):
         return qs
 
+    def filter_queryset(self, queryset):
+        # List filters and ordering describe collections; a detail or write request addresses
+        # one object by id, so building and validating a FilterSet there is wasted work.
+        if getattr(self, "action", None) not in ("list", None):
+            return queryset
+        return super().filter_queryset(queryset)  # type: ignore[misc]
+
     def perm(self, action: str) -> str:
         return perm_name(perm_model(self.queryset.model), action)
 
