@@ -20,12 +20,15 @@ from apps.catalog.models import (
     ConsentRecord,
     ConsentStatus,
     Jurisdiction,
+    JurisdictionKind,
     LegalBasis,
     Purpose,
 )
+from apps.catalog.models.jurisdictions import pattern_validator
 from apps.compute.models import ComputeCluster
 from apps.core.permissions import ALL, has_perm, projects_with_perm
 from apps.core.roles import ROLE_PERMISSIONS, Role
+from apps.core.services import etag_for
 
 
 def apply_service_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -354,3 +357,111 @@ class ClusterForm(forms.ModelForm):
     def service_fields(self) -> dict[str, Any]:
         return {k: self.cleaned_data[k] for k in self.Meta.fields}
 
+
+
+# --- global reference data: namespace rules, jurisdictions, purposes ---------------------------
+
+class EtagForm(forms.Form):
+    """Reference data keeps no version column; edits carry the ETag (a digest of the row) the
+    user read, so the service refuses a write over someone else's change."""
+
+    etag = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def if_match(self) -> str | None:
+        return self.cleaned_data.get("etag") or None
+
+
+class NamespaceRuleForm(EtagForm):
+    pattern = forms.CharField(
+        max_length=300, validators=[pattern_validator],  # the model's own check, shown next to any service error
+        help_text="A shell-style glob matched against the namespace or namespace/name, e.g. s3://acme-eu-* or "
+                  "postgres://db.fra.internal:5432/*. Case-insensitive; no spaces.",
+    )
+    jurisdiction = forms.ModelChoiceField(queryset=Jurisdiction.objects.all(), label="Storage jurisdiction",
+                                          help_text="Where data under matching locations is stored.")
+    processing_jurisdictions = ListField(
+        upper=True, max_length=200,
+        help_text="Comma-separated codes where it may be processed, e.g. DE, EU. Empty: only the storage jurisdiction.",
+    )
+    priority = forms.IntegerField(initial=0, help_text="The highest priority wins; among equals, the longest pattern.")
+    description = forms.CharField(max_length=300, required=False)
+
+    FIELDS = ("pattern", "jurisdiction", "processing_jurisdictions", "priority", "description")
+
+    def __init__(self, *args: Any, instance: Any = None, **kwargs: Any):
+        if instance is not None:
+            kwargs.setdefault("initial", {**{f: getattr(instance, f) for f in self.FIELDS},
+                                          "jurisdiction": instance.jurisdiction_id, "etag": etag_for(instance)})
+        super().__init__(*args, **kwargs)
+        if instance is None:
+            del self.fields["etag"]
+
+    def service_fields(self) -> dict[str, Any]:
+        return {k: self.cleaned_data[k] for k in self.FIELDS}
+
+
+class LocationTestForm(forms.Form):
+    """“Which rule decides residency for this location?” (read-only: resolve_namespace)."""
+
+    namespace = forms.CharField(max_length=500, help_text="e.g. s3://acme-eu-health or postgres://db.fra.internal:5432")
+    name = forms.CharField(max_length=500, required=False, label="Name (optional)",
+                           help_text="The asset's name within the namespace, e.g. warehouse/patients.")
+
+
+class JurisdictionForm(EtagForm):
+    code = forms.CharField(max_length=8, help_text="ISO 3166-1 alpha-2 for a country (DE); 2–8 capital letters for a bloc (EU).")
+    name = forms.CharField(max_length=100)
+    kind = forms.ChoiceField(choices=JurisdictionKind.choices, initial=JurisdictionKind.COUNTRY)
+    members = ListField(
+        upper=True, label="Member countries", widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Blocs only: comma-separated codes, e.g. DE, FR, NL. A bloc stands for its members wherever processing is allowed.",
+    )
+
+    def __init__(self, *args: Any, instance: Jurisdiction | None = None, **kwargs: Any):
+        self.instance = instance
+        if instance is not None:
+            kwargs.setdefault("initial", {"name": instance.name, "kind": instance.kind, "etag": etag_for(instance),
+                                          "members": sorted(m.code for m in instance.members.all())})
+        super().__init__(*args, **kwargs)
+        if instance is None:
+            del self.fields["etag"]
+        else:
+            del self.fields["code"]  # the primary key: assets, rules and clusters point at it
+
+    def clean_code(self) -> str:
+        return self.cleaned_data["code"].strip().upper()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("kind") == JurisdictionKind.COUNTRY and data.get("members"):
+            self.add_error("members", "Only a bloc has member countries; choose the kind “Bloc” or leave this empty.")
+        return data
+
+    def service_fields(self) -> dict[str, Any]:
+        return {k: self.cleaned_data[k] for k in ("code", "name", "kind") if k in self.fields}
+
+
+class PurposeForm(EtagForm):
+    code = forms.CharField(
+        max_length=100,
+        help_text="Dotted lowercase code; the part before the last dot is the parent, which must exist "
+                  "(research.medical.oncology under research.medical).",
+    )
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args: Any, instance: Purpose | None = None, **kwargs: Any):
+        if instance is not None:
+            kwargs.setdefault("initial", {"name": instance.name, "description": instance.description,
+                                          "etag": etag_for(instance)})
+        super().__init__(*args, **kwargs)
+        if instance is None:
+            del self.fields["etag"]
+        else:
+            del self.fields["code"]  # consents and jobs refer to purposes by code
+
+    def clean_code(self) -> str:
+        return self.cleaned_data["code"].strip().lower()
+
+    def service_fields(self) -> dict[str, Any]:
+        return {k: self.cleaned_data[k] for k in ("code", "name", "description") if k in self.fields}

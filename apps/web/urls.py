@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import accounts, assets, audit, clusters, consents, dashboard
+from .views import accounts, assets, audit, clusters, consents, dashboard, reference
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html", redirect_authenticated_user=True),
@@ -27,10 +27,25 @@ urlpatterns = [
     path("clusters/new/", clusters.ClusterCreateView.as_view(), name="cluster-create"),
     path("clusters/<int:pk>/", clusters.ClusterDetailView.as_view(), name="cluster-detail"),
     path("clusters/<int:pk>/edit/", clusters.ClusterEditView.as_view(), name="cluster-edit"),
+    # Global reference data
+    path("reference/", reference.ReferenceIndexView.as_view(), name="reference-index"),
+    path("reference/namespace-rules/", reference.NamespaceRuleListView.as_view(), name="namespace-rule-list"),
+    path("reference/namespace-rules/new/", reference.NamespaceRuleCreateView.as_view(), name="namespace-rule-create"),
+    path("reference/namespace-rules/test/", reference.NamespaceRuleResolveView.as_view(), name="namespace-rule-resolve"),
+    path("reference/namespace-rules/<int:pk>/edit/", reference.NamespaceRuleEditView.as_view(), name="namespace-rule-edit"),
+    path("reference/namespace-rules/<int:pk>/delete/", reference.NamespaceRuleDeleteView.as_view(), name="namespace-rule-delete"),
+    path("reference/jurisdictions/", reference.JurisdictionListView.as_view(), name="jurisdiction-list"),
+    path("reference/jurisdictions/new/", reference.JurisdictionCreateView.as_view(), name="jurisdiction-create"),
+    path("reference/jurisdictions/<str:code>/", reference.JurisdictionDetailView.as_view(), name="jurisdiction-detail"),
+    path("reference/jurisdictions/<str:code>/edit/", reference.JurisdictionEditView.as_view(), name="jurisdiction-edit"),
+    path("reference/purposes/", reference.PurposeListView.as_view(), name="purpose-list"),
+    path("reference/purposes/new/", reference.PurposeCreateView.as_view(), name="purpose-create"),
+    path("reference/purposes/<str:code>/edit/", reference.PurposeEditView.as_view(), name="purpose-edit"),
     # Accounts
     path("projects/", accounts.ProjectListView.as_view(), name="project-list"),
     path("projects/new/", accounts.ProjectCreateView.as_view(), name="project-create"),
     path("projects/<slug:slug>/", accounts.ProjectDetailView.as_view(), name="project-detail"),
+    path("projects/<slug:slug>/members/<int:pk>/remove/", accounts.MembershipRemoveView.as_view(), name="membership-remove"),
     path("service-accounts/", accounts.ServiceAccountListView.as_view(), name="service-account-list"),
     path("service-accounts/new/", accounts.ServiceAccountCreateView.as_view(), name="service-account-create"),
     path("service-accounts/<int:pk>/", accounts.ServiceAccountDetailView.as_view(), name="service-account-detail"),

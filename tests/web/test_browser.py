@@ -103,3 +103,82 @@ def test_steward_registers_a_dataset_and_the_dashboard_counts_it(page, live_serv
     page.get_by_role("link", name="Dashboard").click()
     expect(page.locator('tr[data-jurisdiction="DE"] td.total')).to_have_text("2")
     page.screenshot(path="/tmp/govhub-dashboard.png", full_page=True)
+
+
+def test_compliance_officer_tests_a_location_on_the_namespace_rules_page(page, live_server, reference_data, compliance,
+                                                                        admin_user, owner, member, make_dataset, monkeypatch):
+    """The location tester answers in place (htmx) and the reference pages look right.
+    Screenshots: /tmp/govhub-reference*.png."""
+    from playwright.sync_api import expect
+
+    from apps.catalog import services as catalog
+    from apps.catalog.models import Jurisdiction
+    from apps.compute import services as compute
+    from apps.core import context
+    from workers import catalog_tasks
+
+    # No broker round trip from this test: saving a rule queues the re-inference task.
+    monkeypatch.setattr(catalog_tasks.reinfer_residency, "delay", lambda *a, **k: None)
+    with context.acting_as(context.Actor(user_id=None, label="test", kind="system")):
+        catalog.create_namespace_rule({"pattern": "s3://acme-eu-*", "jurisdiction": Jurisdiction.objects.get(code="EU"),
+                                       "processing_jurisdictions": ["EU"], "description": "EU buckets"})
+        catalog.create_namespace_rule({"pattern": "postgres://db.fra.internal:5432*", "jurisdiction": Jurisdiction.objects.get(code="DE"),
+                                       "priority": 10, "description": "Frankfurt warehouse"})
+        catalog.create_purpose({"code": "research.medical.oncology", "name": "Oncology research"})
+        compute.create_cluster({"name": "fra-h100", "display_name": "Frankfurt H100", "jurisdiction_id": "DE", "gpu_count": 8})
+    make_dataset(storage_jurisdiction_id="DE")
+    base = live_server.url
+
+    page.goto(f"{base}/login/")
+    page.get_by_label("Username").fill("clara")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Reference data").click()
+    expect(page.get_by_role("heading", name="Reference data")).to_be_visible()
+    page.screenshot(path="/tmp/govhub-reference.png", full_page=True)
+
+    page.get_by_role("link", name="Namespace rules").click()
+    expect(page.get_by_role("heading", name="Namespace rules", exact=True)).to_be_visible()
+    page.locator("#id_namespace").fill("s3://acme-eu-health")
+    page.get_by_label("Name (optional)").fill("patients/2025")
+    page.get_by_role("button", name="Test", exact=True).click()
+    result = page.locator("#location-result")
+    expect(result).to_contain_text("Rule s3://acme-eu-* matches")
+    expect(result).to_contain_text("European Union")
+    expect(page).to_have_url(f"{base}/reference/namespace-rules/")  # answered in place, no page load
+    page.screenshot(path="/tmp/govhub-reference-rules.png", full_page=True)
+    page.locator("#id_namespace").fill("gs://somewhere-else")
+    page.get_by_role("button", name="Test", exact=True).click()
+    expect(result).to_contain_text("unknown — no rule matches")
+
+    page.get_by_role("link", name="New rule").click()
+    page.get_by_label("Pattern").fill("s3://acme eu/*")
+    page.get_by_label("Storage jurisdiction").select_option("DE")
+    page.get_by_label("Processing jurisdictions").fill("DE, XX")
+    page.get_by_role("button", name="Create rule").click()
+    expect(page.locator("#error-summary")).to_contain_text("A pattern has no spaces.")
+    page.screenshot(path="/tmp/govhub-reference-rule-form.png", full_page=True)
+
+    page.goto(f"{base}/reference/jurisdictions/?kind=bloc")
+    page.screenshot(path="/tmp/govhub-reference-jurisdictions.png", full_page=True)
+    page.goto(f"{base}/reference/jurisdictions/EU/")
+    expect(page.get_by_role("heading", name="Member countries")).to_be_visible()
+    page.screenshot(path="/tmp/govhub-reference-eu.png", full_page=True)
+    page.goto(f"{base}/reference/jurisdictions/DE/")
+    expect(page.locator("main")).to_contain_text("Frankfurt H100")
+    page.screenshot(path="/tmp/govhub-reference-de.png", full_page=True)
+    page.goto(f"{base}/reference/purposes/")
+    expect(page.locator("#purpose-research\\.medical\\.oncology")).to_be_visible()
+    page.screenshot(path="/tmp/govhub-reference-purposes.png", full_page=True)
+
+    # An administrator sees a Remove button per project member.
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{base}/login/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{base}/projects/health/")
+    page.screenshot(path="/tmp/govhub-reference-project.png", full_page=True)
+    page.get_by_role("link", name="Remove milan").click()
+    expect(page.get_by_role("heading", name="Remove milan from Sovereign health?")).to_be_visible()
+    page.screenshot(path="/tmp/govhub-reference-remove.png", full_page=True)

@@ -67,6 +67,7 @@ class ProjectDetailView(SectionMixin, RestrictedViewMixin, DetailView):
             consent_count=ConsentRecord.objects.restrict(user).filter(project=project).count(),
             memberships=Membership.objects.restrict(user).filter(project=project).select_related("user").order_by("user__username"),
             can_manage=self.can_manage(project),
+            can_remove=has_perm(user, "accounts.delete_membership", project),
             member_form=kwargs.get("member_form") or MembershipForm(),
             role_choices=MembershipForm.base_fields["role"].choices,
         )
@@ -86,6 +87,49 @@ class ProjectDetailView(SectionMixin, RestrictedViewMixin, DetailView):
                 messages.success(request, f"{person} is now {Role(role).label} in {project}.")
                 return redirect("project-detail", slug=project.slug)
         return self.render_to_response(self.get_context_data(member_form=form))
+
+
+class MembershipRemoveView(SectionMixin, RestrictedViewMixin, SingleObjectMixin, View):
+    """Take someone out of a project (``remove_membership``): a confirm page, then a POST.
+    Needs ``accounts.delete_membership`` in that project (administrators)."""
+
+    queryset = Membership.objects.select_related("user", "project")
+    permission_action = "delete"
+    section = "projects"
+
+    def get_queryset(self):
+        return super().get_queryset().filter(project__slug=self.kwargs["slug"])
+
+    def last_admin_problem(self, membership: Membership) -> str:
+        """Removing oneself as the project's last administrator would leave nobody in the
+        project able to manage it; refuse (organisation administrators can still do it)."""
+        if membership.user_id != self.request.user.pk or membership.role != Role.ADMINISTRATOR:
+            return ""
+        others = Membership.objects.filter(project_id=membership.project_id, role=Role.ADMINISTRATOR).exclude(pk=membership.pk)
+        if others.exists():
+            return ""
+        return ("You are the last administrator of this project. Make someone else an administrator first, "
+                "so that the project still has someone to manage it.")
+
+    def render_confirm(self, membership: Membership, error: str = "") -> HttpResponse:
+        return render(self.request, "web/projects/confirm_remove.html",
+                      {"membership": membership, "project": membership.project, "error": error, "section": self.section})
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        membership = self.get_object()
+        return self.render_confirm(membership, self.last_admin_problem(membership))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        membership = self.get_object()
+        problem = self.last_admin_problem(membership)
+        if problem:
+            return self.render_confirm(membership, problem)
+        project, person = membership.project, membership.user
+        services.remove_membership(membership)
+        messages.success(request, f"{person} is no longer a member of {project}.")
+        if person.pk == request.user.pk:
+            return redirect("project-list")
+        return redirect("project-detail", slug=project.slug)
 
 
 class ProjectCreateView(FormPageMixin, View):
