@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AuditEvent
+from .models import AuditEvent, Checkpoint, SigningKey, VerificationRun
 
 
 @admin.register(AuditEvent)
@@ -18,3 +18,33 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(_ReadOnly):
+    list_display = ["tree_size", "created_at", "key", "origin"]
+    readonly_fields = ["tree_size", "created_at", "key", "origin", "note", "watermark"]
+    exclude = ["root_hash"]
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(_ReadOnly):
+    list_display = ["key_id", "name", "valid_from", "valid_until"]
+    readonly_fields = ["key_id", "name", "fingerprint", "valid_from", "valid_until", "created_at"]
+    exclude = ["public_key"]
+
+
+@admin.register(VerificationRun)
+class VerificationRunAdmin(_ReadOnly):
+    list_display = ["started_at", "finished_at", "ok", "tree_size", "trigger"]

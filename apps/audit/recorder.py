@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from apps.core import context
 
+from . import pseudonyms
+
 
 class AuditOutsideTransaction(RuntimeError):
     """An audit event must share its change's transaction; otherwise either may be lost alone."""
@@ -71,7 +73,8 @@ def record(
     """Append one audit event in the caller's transaction and return it.
 
     ``action`` is a dotted verb (``catalog.dataset.create``). The actor and request id come from
-    the current context (middleware, task or command) unless given.
+    the current context (middleware, task or command) unless given. Inserts take no lock: the
+    sequencer (``sequencer.py``) later gives the event its place in the signed Merkle tree.
     """
     from apps.core.permissions import object_project
 
@@ -89,6 +92,13 @@ def record(
                 project_id = object_project(obj)
             except AttributeError:
                 project_id = None
+    before, after, extra = _jsonable(before), _jsonable(after), _jsonable(extra or {})
+    object_type = object_type or ""
+    object_id = str(object_id if object_id is not None else "")
+    object_repr = (object_repr or "")[:300]
+    # Personal values enter the Merkle leaf only as keyed pseudonyms (pseudonyms.py).
+    refs = pseudonyms.compute(actor_kind=actor.kind, actor_id=actor.user_id, object_type=object_type, object_id=object_id,
+                              object_repr=object_repr, before=before, after=after, extra=extra)
     return AuditEvent.objects.create(
         occurred_at=timezone.now(),
         actor_id=actor.user_id,
@@ -96,11 +106,12 @@ def record(
         actor_kind=actor.kind,
         request_id=context.current_request_id(),
         action=action,
-        object_type=object_type or "",
-        object_id=str(object_id if object_id is not None else ""),
-        object_repr=(object_repr or "")[:300],
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr,
         project_id=project_id,
-        before=_jsonable(before),
-        after=_jsonable(after),
-        extra=_jsonable(extra or {}),
+        before=before,
+        after=after,
+        extra=extra,
+        pseudonyms=refs,
     )

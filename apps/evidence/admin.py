@@ -1,0 +1,23 @@
+from django.contrib import admin
+
+from .models import Export
+
+
+@admin.register(Export)
+class ExportAdmin(admin.ModelAdmin):
+    """Read-only: exports are requested through the evidence page, the API or export_audit (audited)."""
+
+    list_display = ["id", "requested_at", "requested_label", "state", "events_in_scope", "tree_size"]
+    list_filter = ["state"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Export._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
