@@ -81,7 +81,19 @@ class Job(models.Model):
     estimated_hours = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_jobs")
     idempotency_key = models.CharField(max_length=200, blank=True)
+    request_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the submitted body (idempotent retries).")
     state_reason = models.TextField(blank=True)
+    # Admission (the policy capability fills these through services.transition).
+    last_decision = models.ForeignKey("policy.Decision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    estimated_cost = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
+                                         help_text="GPUs × hours × the placed cluster's price, fixed at admission.")
+    cost_currency = models.CharField(max_length=3, blank=True)
+    evaluation_attempts = models.PositiveSmallIntegerField(default=0)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    # Continuous evaluation: set when a running job now violates a deny rule (the guardrail cancels it).
+    guardrail_violation = models.TextField(blank=True)
+    flagged_at = models.DateTimeField(null=True, blank=True)
     # Dispatch bookkeeping (the dispatch capability fills these).
     scheduler_job_id = models.CharField(max_length=200, blank=True)
     dispatch_attempt = models.UUIDField(null=True, blank=True, help_text="Intent id recorded before submission.")
@@ -100,6 +112,8 @@ class Job(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["requested_by", "idempotency_key"], condition=~models.Q(idempotency_key=""),
                                     name="job_idempotency_key"),
+            models.CheckConstraint(name="job_approver_not_requester",
+                                   condition=models.Q(approved_by__isnull=True) | ~models.Q(approved_by=models.F("requested_by"))),
         ]
         indexes = [models.Index(fields=["project", "state"], name="job_project_state")]
 
@@ -109,6 +123,11 @@ class Job(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+    @property
+    def is_flagged(self) -> bool:
+        """A running job that now violates a deny rule: the guardrail should cancel it."""
+        return self.flagged_at is not None
 
 
 class InputRole(models.TextChoices):
@@ -123,10 +142,14 @@ class JobInput(models.Model):
     dataset_version = models.ForeignKey("catalog.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     role = models.CharField(max_length=16, choices=InputRole.choices, default=InputRole.DATA)
 
+    objects = RestrictedQuerySet.as_manager()
     project_field = "job__project"
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "asset", "dataset_version"], name="job_input_unique")]
+
+    def __str__(self) -> str:
+        return f"input {self.asset_id} ({self.role}) of job #{self.job_id}"
 
 
 class JobTransition(models.Model):
@@ -144,3 +167,6 @@ class JobTransition(models.Model):
 
     class Meta:
         ordering = ["job_id", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"job #{self.job_id}: {self.from_state} → {self.to_state}"

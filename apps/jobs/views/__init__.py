@@ -1,0 +1,1 @@
+"""Jobs UI: the queue, a job with its decision, approve/deny."""

@@ -1,0 +1,1 @@
+"""Policy UI: every view goes through apps.core.mixins.RestrictedViewMixin (via the web base views)."""
