@@ -125,7 +125,7 @@ def seed(ctx: Context) -> dict[str, Any]:
         ]
     with acting_as(steward):
         account = accounts.create_service_account("bench-reader", owner=steward, project=project,
-                                                  description="catalog benchmark client")
+                                                  description="catalog benchmark client", role="data_steward")
         _token, raw = accounts.issue_token(account, name="catalog benchmark", scope="read", created_by=steward)
 
     params = {

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import hmac
 
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from apps import audit
 from apps.core import context
 
 from .models import TOKEN_PREFIX, ApiToken, hash_token
@@ -42,12 +44,17 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         user = token.user
         if not user.is_active:
             raise exceptions.AuthenticationFailed("The account of this API token is deactivated.")
+        actor = context.Actor(user_id=user.pk, label=f"{user.get_username()} (token {token.key_id})", kind=user.kind)
         if token.last_used_at is None or now - token.last_used_at > token.touch_interval():
             # At most one write a minute per token: usage is visible without a write per call.
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            # Compare-and-swap, so concurrent requests record one use, in the ledger too.
+            with transaction.atomic():
+                if ApiToken.objects.filter(pk=token.pk, last_used_at=token.last_used_at).update(last_used_at=now):
+                    audit.record("accounts.apitoken.use", token, actor=actor,
+                                 extra={"key_id": token.key_id, "scope": token.scope, "previous_use": token.last_used_at})
         user._govhub_token_scope = token.scope
         user._govhub_token_id = token.pk
-        context.set_actor(context.Actor(user_id=user.pk, label=f"{user.get_username()} (token {token.key_id})", kind=user.kind))
+        context.set_actor(actor)
         return user, token
 
     def authenticate_header(self, request) -> str:

@@ -31,7 +31,37 @@ PEOPLE = [  # username, first, last, org_role, {project: role}
     ("farah", "Farah", "Al-Qahtani", "", {"gov-arabic": "ml_engineer"}),
     ("ines", "Inès", "Moreau", "", {"fraud-ml": "ml_engineer"}),
     ("aurel", "Aurel", "Novak", "auditor", {}),
+    ("kai", "Kai", "Lindqvist", "compliance_officer", {}),  # approves what clara authors (separation of duties)
 ]
+
+_CLEAN = {"name": "a clean job passes", "input": {}, "expect": []}
+POLICIES = [  # slug, name, template, action, params, a violating test input
+    ("residency", "Data stays where its law says", "residency", "deny", {},
+     {"inputs": [{"name": "fr-only", "storage_jurisdiction": "FR", "effective": {"jurisdictions": ["FR"]}}]}),
+    ("purpose", "Purpose limitation", "purpose", "deny", {},
+     {"job": {"purpose": "marketing"}, "inputs": [{"name": "research-only",
+                                                   "effective": {"purposes": ["research"], "purposes_unrestricted": False}}]}),
+    ("consent", "Consent and legal basis hold", "consent", "deny", {},
+     {"inputs": [{"name": "no-basis", "contains_pii": True}]}),
+    ("classification", "Classification within the cluster's accreditation", "classification", "deny", {},
+     {"inputs": [{"name": "secret", "effective": {"classification": "restricted"}}],
+      "clusters": [{"id": 0, "name": "tier2", "jurisdiction": "DE", "security_tier": 2, "confidential_computing": False,
+                    "price_per_gpu_hour": "1.00", "currency": "EUR", "gpu_count": 8, "enabled": True}]}),
+    ("confidential-computing", "Restricted data only on attested clusters", "confidential_computing", "require_approval", {},
+     {"inputs": [{"name": "secret", "effective": {"classification": "restricted"}}],
+      "clusters": [{"id": 0, "name": "plain", "jurisdiction": "DE", "security_tier": 4, "confidential_computing": False,
+                    "price_per_gpu_hour": "1.00", "currency": "EUR", "gpu_count": 8, "enabled": True}]}),
+    ("trusted-images", "Images pinned by digest from our registry", "trusted_images", "deny",
+     {"allowed_registries": ["registry.govhub.local"], "require_digest": True},
+     {"job": {"image": "registry.govhub.local/train:latest"}}),
+    ("budget", "Within the project budget", "budget", "deny", {},
+     {"job": {"gpus": 8, "estimated_hours": 100.0}, "project": {"budget": {"remaining": "10", "currency": "EUR"}}}),
+    ("gpu-quota", "GPU quota per project", "gpu_quota", "deny", {"default_max_gpus": 64},
+     {"job": {"gpus": 8}, "project": {"active_gpus": 60}}),
+    ("evaluation-gate", "Serve only evaluated models", "evaluation_gate", "deny", {}, None),
+]
+
+BUDGETS = {"demo": "25000", "fraud-ml": "8000", "gov-arabic": "40000"}  # EUR per period
 
 NAMESPACE_RULES = [  # pattern, jurisdiction, processing, description
     ("s3://acme-eu-*", "EU", ["EU"], "ACME object storage, EU regions"),
@@ -70,6 +100,11 @@ def _consents(now: dt.datetime) -> list[dict]:
          "data_subject_categories": ["patients"], "personal_data_categories": ["voice"],
          "controller": "Universitätsklinikum Berlin", "valid_from": now - dt.timedelta(days=900),
          "valid_until": now + dt.timedelta(days=200), "withdraw": "Data subjects' association withdrew consent for the pilot."},
+        {"project": "demo", "reference": "WIKI-FR-CC-BY-SA", "legal_basis": "legitimate_interests",
+         "purposes": ["research", "product_improvement"], "jurisdiction_scope": ["EU"],
+         "data_subject_categories": ["article authors"], "personal_data_categories": ["usernames"],
+         "controller": "Universitätsklinikum Berlin", "valid_from": now - dt.timedelta(days=100), "valid_until": None,
+         "notes": "Public CC BY-SA text; legitimate-interest assessment LIA-2026-04."},
         {"project": "fraud-ml", "reference": "BANK-ART6-1C-AML", "legal_basis": "legal_obligation",
          "purposes": ["fraud_detection"], "jurisdiction_scope": ["EU"],
          "data_subject_categories": ["customers"], "personal_data_categories": ["financial", "identifiers"],
@@ -89,7 +124,7 @@ DATASETS = [  # project, namespace, name, classification, pii, consent ref or No
      ["triage", "text"], "Emergency-room triage notes; consent expires soon.", None),
     ("demo", "s3://acme-eu-voice", "voice-pilot-recordings", "confidential", True, "VOICE-PILOT-2023",
      ["voice"], "Voice recordings from a 2023 pilot. Consent withdrawn.", None),
-    ("demo", "s3://paris-public", "wikipedia-fr-2026", "public", False, None,
+    ("demo", "s3://paris-public", "wikipedia-fr-2026", "public", False, "WIKI-FR-CC-BY-SA",
      ["public", "text"], "French Wikipedia dump (CC BY-SA).", None),
     ("demo", "s3://shadow-exports", "export-2026-03", "internal", True, None,
      ["unreviewed"], "Found by a scan; nobody has said where it may be processed.", None),
@@ -115,7 +150,8 @@ MODELS = [  # project, namespace, name, classification, base or None, training, 
 
 def load_demo(demo_password: str | None) -> dict[str, int]:
     """Create whatever of the scenario is missing. Returns counts of created objects."""
-    created = {"projects": 0, "people": 0, "rules": 0, "clusters": 0, "consents": 0, "assets": 0, "service_accounts": 0}
+    created = {"projects": 0, "people": 0, "rules": 0, "clusters": 0, "consents": 0, "assets": 0, "service_accounts": 0,
+               "policies": 0, "budgets": 0, "jobs": 0}
     now = timezone.now()
     with transaction.atomic():
         projects = {}
@@ -183,8 +219,74 @@ def load_demo(demo_password: str | None) -> dict[str, int]:
                 asset = catalog.create_asset(kind, fields, training_datasets=[assets[t] for t in training])
                 created["assets"] += 1
             assets[name] = asset
-        if not User.objects.filter(username="demo-pipeline").exists():
-            accounts.create_service_account("demo-pipeline", owner=people["erik"], project=projects["demo"],
-                                            description="Training pipeline of the clinical AI project (Airflow).")
+        _policies(people["clara"], people["kai"], created)
+        _budgets(projects, created)
+        pipeline = User.objects.filter(username="demo-pipeline").first()
+        if pipeline is None:
+            pipeline = accounts.create_service_account("demo-pipeline", owner=people["erik"], project=projects["demo"],
+                                                       description="Training pipeline of the clinical AI project (Airflow).")
             created["service_accounts"] += 1
+        _jobs(pipeline, assets, created)
     return created
+
+
+def _policies(author: User, approver: User, created: dict[str, int]) -> None:
+    """One active version per built-in template, authored by one compliance officer and
+    activated by another (the same lifecycle a real policy goes through)."""
+    from apps.policy.models import Policy
+    from apps.policy.services import versions
+
+    for slug, name, template, action, params, violating in POLICIES:
+        if Policy.objects.filter(slug=slug).exists():
+            continue
+        tests = [_CLEAN] + ([{"name": "a violating job is caught", "input": violating, "expect": [{}]}] if violating else [])
+        version = versions.create_policy(author, {"slug": slug, "name": name, "template": template,
+                                                  "description": f"Demo baseline: {name.lower()}."},
+                                         {"action": action, "params": {**versions._defaults(template)["params"], **params},
+                                          "tests": tests})
+        versions.submit_for_review(version, author)
+        versions.activate(version.__class__.objects.get(pk=version.pk), approver, note="demo baseline")
+        created["policies"] = created.get("policies", 0) + 1
+
+
+def _budgets(projects: dict[str, Project], created: dict[str, int]) -> None:
+    from apps.dispatch.usage import set_budget
+    from apps.policy.models import Budget
+
+    for slug, amount in BUDGETS.items():
+        if not Budget.objects.filter(project=projects[slug]).exists():
+            set_budget(projects[slug], amount=Decimal(amount), currency="EUR", max_concurrent_gpus=64)
+            created["budgets"] = created.get("budgets", 0) + 1
+
+
+IMAGE = "registry.govhub.local/train@sha256:" + "3f" * 32
+
+
+def _jobs(pipeline: User, assets: dict[str, Asset], created: dict[str, int]) -> None:
+    """Three submissions the worker decides when `make run` starts: one that runs on the local
+    runner, one denied for leaving the EU, one that breaks five rules at once."""
+    from apps.jobs.services import submit_job
+
+    clusters = {c.name: c for c in ComputeCluster.objects.all()}
+    specs = {
+        "demo-local-smoke": {
+            "kind": "training", "purpose": "research.scientific", "target_cluster": clusters["local"],
+            "inputs": [{"asset": assets["wikipedia-fr-2026"]}], "output_name": "wiki-fr-smoke", "image": IMAGE,
+            "gpus": 1, "estimated_hours": "0.25",
+            "command": ["python3", "-c", "import time\nfor step in range(30):\n    print('step', step, flush=True); time.sleep(1)"]},
+        "demo-onco-us": {
+            "kind": "fine_tuning", "purpose": "research.medical", "target_cluster": clusters["virginia-h100"],
+            "inputs": [{"asset": assets["oncology-imaging-2025"]}, {"asset": assets["sovereign-llm-8b"]}],
+            "output_name": "onco-assist-9b-us", "image": IMAGE, "gpus": 8, "estimated_hours": "12"},
+        "demo-ads-from-withdrawn-data": {
+            "kind": "training", "purpose": "marketing", "target_cluster": None,
+            "inputs": [{"asset": assets["voice-pilot-recordings"]}, {"asset": assets["export-2026-03"]}],
+            "output_name": "ads-model", "image": "docker.io/someone/trainer:latest", "gpus": 4, "estimated_hours": "5"},
+    }
+    from apps.jobs.models import Job
+
+    for key, spec in specs.items():
+        if Job.objects.filter(requested_by=pipeline, idempotency_key=key).exists():
+            continue
+        submit_job(pipeline, {**spec, "project": pipeline.service_project}, idempotency_key=key)
+        created["jobs"] = created.get("jobs", 0) + 1

@@ -28,7 +28,7 @@ def _role_cache(user: Any) -> tuple[str | None, dict[int, str]]:
         if getattr(user, "pk", None) is not None:
             from apps.accounts.models import Membership
 
-            memberships = dict(Membership.objects.filter(user_id=user.pk).values_list("project_id", "role"))
+            memberships = dict(Membership.objects.filter(user_id=user.pk).order_by().values_list("project_id", "role"))
         cached = (org_role, memberships)
         user._govhub_roles = cached
     return cached

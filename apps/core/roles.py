@@ -43,6 +43,26 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "catalog.change_purpose",
             "audit.export",
             "accounts.approve",
+            # Policy: compliance officers own the policies and approve jobs, waivers and evaluations.
+            "policy.add_policy",
+            "policy.change_policy",
+            "policy.add_policyversion",
+            "policy.change_policyversion",
+            "policy.approve_policyversion",
+            "policy.add_waiver",
+            "policy.approve_waiver",
+            "policy.add_modelevaluation",
+            "policy.approve_modelevaluation",
+            "policy.add_budget",
+            "policy.change_budget",
+            "policy.add_transferrule",
+            "policy.delete_transferrule",
+            "policy.change_jurisdictionlanguage",
+            "jobs.approve_job",
+            "jobs.change_job",
+            # Dispatch: run-time budget limits (GPU-hours, energy, thresholds, GPU quota).
+            "dispatch.add_budgetlimits",
+            "dispatch.change_budgetlimits",
         }
     ),
     Role.DATA_STEWARD: frozenset(
@@ -61,6 +81,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "accounts.change_serviceaccount",
             "accounts.add_apitoken",
             "accounts.change_apitoken",
+            "lineage.add_event",
+            "policy.add_waiver",
         }
     ),
     Role.ML_ENGINEER: frozenset(
@@ -73,6 +95,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "accounts.change_serviceaccount",
             "accounts.add_apitoken",
             "accounts.change_apitoken",
+            "lineage.add_event",
+            # ML engineers and their pipelines submit (and withdraw) jobs, ask for waivers, record evaluations.
+            "jobs.add_job",
+            "jobs.change_job",
+            "policy.add_waiver",
+            "policy.add_modelevaluation",
         }
     ),
     Role.AUDITOR: frozenset(_READ_ALL | {"audit.export"}),

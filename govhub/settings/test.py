@@ -18,3 +18,7 @@ if _worker.startswith("gw"):
     else:
         _loc = _loc.rstrip("/") + f"/{_db}"
     CACHES = {"default": {**CACHES["default"], "LOCATION": _loc}}
+
+# Dispatch fault injection for the "worker killed between submit and record" test: the dispatch
+# service sleeps this long after the scheduler accepted a job and before recording it.
+GOVHUB_DISPATCH_PAUSE_AFTER_SUBMIT = float(os.environ.get("GOVHUB_DISPATCH_PAUSE_AFTER_SUBMIT", "0") or 0)

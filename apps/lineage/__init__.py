@@ -1,0 +1,1 @@
+"""Lineage: OpenLineage ingestion, the lineage graph, and the constraints that flow down it."""
