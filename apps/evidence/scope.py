@@ -13,23 +13,11 @@ from apps.core.permissions import ALL
 
 
 def upstream_asset_ids(asset_id: int) -> set[int]:
-    """The asset and everything it was built from, as far as the catalog knows: the base-model
-    chain of a fine-tune and the training datasets of every model on that chain.
+    """The asset and everything upstream of it in the lineage graph (which includes the
+    catalog's own links: a fine-tune's base-model chain and training datasets)."""
+    from apps.lineage.graph import upstream_assets
 
-    Replace with the lineage graph's upstream closure when it lands (same signature)."""
-    seen: set[int] = set()
-    todo = [asset_id]
-    through = Asset.training_datasets.through
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        base = Asset.objects.filter(pk=current).values_list("base_model_id", flat=True).first()
-        if base:
-            todo.append(base)
-        todo.extend(through.objects.filter(from_asset_id=current).values_list("to_asset_id", flat=True))
-    return seen
+    return {asset_id} | set(upstream_assets(asset_id))
 
 
 @dataclass
