@@ -188,7 +188,7 @@ def vkey(name: str, public_key: bytes) -> str:
 
 
 def parse_vkey(text: str) -> tuple[str, bytes]:
-    name, hex_id, b64 = text.strip().split("+")
+    name, hex_id, b64 = text.strip().split("+", 2)  # base64 may itself contain "+"
     raw = base64.b64decode(b64, validate=True)
     if raw[:1] != b"\x01" or len(raw) != 33:
         raise ValueError("not an Ed25519 verifier key")
