@@ -146,3 +146,26 @@ def make_dataset(project, actor_context, reference_data):
         return services.create_asset("dataset", defaults)
 
     return make
+
+
+@pytest.fixture
+def live_worker(transactional_db, reference_data):
+    """A real Celery worker process on a private queue, against this test's database."""
+    import uuid
+
+    from django.db import connection
+
+    from govhub.celery import app as celery_app
+    from tests.utils import start_celery_worker, stop
+
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    saved = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    proc = start_celery_worker(connection.settings_dict, queue)
+    try:
+        yield proc
+    finally:
+        celery_app.conf.task_default_queue = saved
+        output = stop(proc)
+        if proc.returncode not in (0, -15):
+            print(output)

@@ -4,8 +4,6 @@ history. Screenshots go to /tmp/govhub-lineage-*.png."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.db import connections
 
@@ -22,7 +20,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
     pytest.mark.urls("tests.lineage.urls_panel"),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium"),
 ]
 
 

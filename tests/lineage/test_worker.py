@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from django.db import connection
 
 from apps.catalog import services as catalog
 from apps.catalog.models import Asset, Jurisdiction
 from apps.lineage.models import EffectiveConstraint
-from govhub.celery import app as celery_app
 from tests.lineage.conftest import ds, run_event
-from tests.utils import start_celery_worker, stop, wait_for
-
-
-@pytest.fixture
-def live_worker(transactional_db, reference_data):
-    queue = f"test-{uuid.uuid4().hex[:10]}"
-    saved = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    proc = start_celery_worker(connection.settings_dict, queue)
-    try:
-        yield proc
-    finally:
-        celery_app.conf.task_default_queue = saved
-        output = stop(proc)
-        if proc.returncode not in (0, -15):
-            print(output)
+from tests.utils import wait_for
 
 
 @pytest.mark.worker

@@ -3,31 +3,16 @@ its reasons (transactional test: the worker is another process reading committed
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from django.db import connection
 
 from apps.jobs.models import Job
-from govhub.celery import app as celery_app
 from tests.policy.fixtures import IMAGE
-from tests.utils import start_celery_worker, stop, wait_for
+from tests.utils import wait_for
 
 
 @pytest.fixture
-def live_worker(transactional_db, reference_data, policy_reference):
-    queue = f"test-{uuid.uuid4().hex[:10]}"
-    saved = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    proc = start_celery_worker(connection.settings_dict, queue)
-    try:
-        yield proc
-    finally:
-        celery_app.conf.task_default_queue = saved
-        output = stop(proc)
-        if proc.returncode not in (0, -15):
-            print(output)
-
+def live_worker(live_worker, policy_reference):
+    return live_worker
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)

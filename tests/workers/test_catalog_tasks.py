@@ -1,32 +1,13 @@
 import datetime as dt
-import uuid
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.catalog import services
 from apps.catalog.models import Asset, ConsentRecord, Jurisdiction
-from govhub.celery import app as celery_app
-from tests.utils import start_celery_worker, stop, wait_for
+from tests.utils import wait_for
 from workers.catalog_tasks import expire_consents, reinfer_residency
-
-
-@pytest.fixture
-def live_worker(transactional_db, reference_data):
-    """A real Celery worker process on a private queue, against this test's database."""
-    queue = f"test-{uuid.uuid4().hex[:10]}"
-    saved = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    proc = start_celery_worker(connection.settings_dict, queue)
-    try:
-        yield proc
-    finally:
-        celery_app.conf.task_default_queue = saved
-        output = stop(proc)
-        if proc.returncode not in (0, -15):
-            print(output)
 
 
 @pytest.mark.worker
