@@ -31,4 +31,11 @@ def govhub(request: HttpRequest) -> dict[str, Any]:
     if user is not None and user.is_authenticated:
         # A callable: the template evaluates it only where the menu is rendered.
         ctx["role_summary"] = lambda: role_summary(user)
+
+        def may_export() -> bool:
+            from apps.evidence.services import may_export as check
+
+            return check(user)
+
+        ctx["may_export_evidence"] = may_export  # the Evidence nav entry only for those it serves
     return ctx
