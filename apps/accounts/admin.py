@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from apps.core.admin import AuditedModelAdmin
+from apps.core.admin import AuditedModelAdmin, ReadOnlyAdmin
 
 from .models import ApiToken, Membership, Project, User
 
@@ -34,14 +34,8 @@ class MembershipAdmin(AuditedModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyAdmin):
     """Read-only: tokens are issued by the service (value shown once), never typed in here."""
 
     list_display = ["name", "user", "key_id", "scope", "expires_at", "revoked_at"]
     readonly_fields = [f.name for f in ApiToken._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -38,3 +38,17 @@ class AuditedModelAdmin(admin.ModelAdmin):
         with transaction.atomic():
             for obj in queryset:
                 core.delete(obj)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records that only services write (ledger, usage, exports, tokens): the admin may look,
+    never add, edit or delete, since a write here would bypass the audited service."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

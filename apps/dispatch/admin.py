@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.core.admin import AuditedModelAdmin
+from apps.core.admin import AuditedModelAdmin, ReadOnlyAdmin
 
 from .models import BudgetLimits, ClusterConnection, Notification, UsageRecord
 
@@ -18,25 +18,10 @@ class BudgetLimitsAdmin(AuditedModelAdmin):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
+class UsageRecordAdmin(ReadOnlyAdmin):
     list_display = ["job", "project", "cluster", "gpu_hours", "energy_kwh", "cost", "currency", "co2e_kg", "scheduler_state"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "user", "kind", "subject", "emailed_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
