@@ -174,8 +174,10 @@ def time_admissions(job_ids: list[int], profile: str = "") -> tuple[list[float],
     from apps.core.context import Actor, acting_as
     from apps.policy.services import admit
     from benchmarks.harness import process_cpu_seconds
+    from govhub.runtime import tune_gc
 
     timings, outcomes = [], {}
+    tune_gc()  # what a Celery worker process does once it has started (govhub/runtime.py)
     prof = cProfile.Profile() if profile and os.environ.get("BENCH_PROFILE") else None
     connection.ensure_connection()
     backend = connection.connection.info.backend_pid

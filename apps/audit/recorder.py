@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -60,6 +61,37 @@ def snapshot(obj: models.Model | None, m2m: Iterable[str] = ()) -> dict | None:
 def record(
     action: str,
     obj: models.Model | None = None,
+    **kwargs: Any,
+):
+    """Append one audit event in the caller's transaction and return it.
+
+    ``action`` is a dotted verb (``catalog.dataset.create``). The actor and request id come from
+    the current context (middleware, task or command) unless given. Inserts take no lock: the
+    sequencer (``sequencer.py``) later gives the event its place in the signed Merkle tree.
+    """
+    from .models import AuditEvent
+
+    return AuditEvent.objects.create(**prepare(action, obj, **kwargs))
+
+
+_JSON_COLUMNS = frozenset({"before", "after", "extra", "pseudonyms"})
+
+
+def insert_sql(row: dict[str, Any], *, source: str) -> tuple[str, list[Any]]:
+    """``INSERT INTO audit_auditevent … SELECT … FROM source`` for a row from ``prepare``: lets one
+    statement write a change and its audit event together, the event exactly when the change
+    happened (``source`` is a CTE that yields the changed row, or nothing)."""
+    from .models import AuditEvent
+
+    columns = [AuditEvent._meta.get_field(name).column for name in row]
+    values = ", ".join("%s::jsonb" if name in _JSON_COLUMNS else "%s" for name in row)
+    params = [(None if value is None else json.dumps(value)) if name in _JSON_COLUMNS else value for name, value in row.items()]
+    return f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(columns)}) SELECT {values} FROM {source}", params  # noqa: S608 - names from model metadata; values bound
+
+
+def prepare(
+    action: str,
+    obj: models.Model | None = None,
     *,
     before: dict | None = None,
     after: dict | None = None,
@@ -69,16 +101,9 @@ def record(
     project_id: int | None = None,
     extra: dict | None = None,
     actor: context.Actor | None = None,
-):
-    """Append one audit event in the caller's transaction and return it.
-
-    ``action`` is a dotted verb (``catalog.dataset.create``). The actor and request id come from
-    the current context (middleware, task or command) unless given. Inserts take no lock: the
-    sequencer (``sequencer.py``) later gives the event its place in the signed Merkle tree.
-    """
+) -> dict[str, Any]:
+    """The row ``record`` inserts (field name → value): the one place an audit event is built."""
     from apps.core.permissions import object_project
-
-    from .models import AuditEvent
 
     if not connection.in_atomic_block:
         raise AuditOutsideTransaction(f"audit.record({action!r}) called outside a transaction")
@@ -99,7 +124,7 @@ def record(
     # Personal values enter the Merkle leaf only as keyed pseudonyms (pseudonyms.py).
     refs = pseudonyms.compute(actor_kind=actor.kind, actor_id=actor.user_id, object_type=object_type, object_id=object_id,
                               object_repr=object_repr, before=before, after=after, extra=extra)
-    return AuditEvent.objects.create(
+    return dict(
         occurred_at=timezone.now(),
         actor_id=actor.user_id,
         actor_label=actor.label[:200],

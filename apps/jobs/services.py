@@ -7,8 +7,7 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from apps import audit
@@ -53,29 +52,48 @@ def transition(job_id: int, from_state: str, to_state: str, reason: str = "", *,
     Extra ``fields`` are set in the same UPDATE. The transition and its audit event commit together.
     ``project_id``, when the caller knows it, saves reading the job back for the audit event.
 
-    Inside a caller's transaction no savepoint is taken (two round trips saved on the admission
-    path): a database error here aborts the caller's transaction, as it should."""
+    One statement does it all (the compare-and-swap UPDATE, the transition row and the audit event,
+    both written only if the UPDATE matched): every admission makes two transitions, and three ORM
+    round trips each were a third of its time. Inside a caller's transaction no savepoint is taken:
+    a database error here aborts the caller's transaction, as it should."""
     if to_state not in TRANSITIONS.get(from_state, frozenset()):
         raise IllegalTransition(f"a job cannot go from {from_state} to {to_state}")
     now = timezone.now()
     with transaction.atomic(savepoint=False):
-        updated = Job.objects.filter(pk=job_id, state=from_state).update(
-            state=to_state, state_reason=reason, updated_at=now, version=F("version") + 1, **fields
-        )
-        if updated != 1:
-            return False
         if project_id is None:
-            job = Job.objects.only("id", "project_id", "state", "version").get(pk=job_id)
-        else:
-            job = Job(pk=job_id, project_id=project_id, state=to_state)
+            project_id = Job.objects.filter(pk=job_id).values_list("project_id", flat=True).first()
+            if project_id is None:
+                return False
         actor = context.current_actor()
-        JobTransition.objects.create(job_id=job_id, from_state=from_state, to_state=to_state, reason=reason,
-                                     actor_label=actor.label, at=now)
-        audit.record(f"jobs.job.{to_state}", job, object_repr=f"job #{job_id}",
-                     before={"state": from_state}, after={"state": to_state, **{k: v for k, v in fields.items()}},
-                     extra={"reason": reason})
+        event = audit.prepare(f"jobs.job.{to_state}", Job(pk=job_id, project_id=project_id, state=to_state), object_repr=f"job #{job_id}",
+                              before={"state": from_state}, after={"state": to_state, **fields}, extra={"reason": reason},
+                              actor=actor)
+        assign, params = _assignments({"state": to_state, "state_reason": reason, "updated_at": now, **fields})
+        event_sql, event_params = audit.insert_sql(event, source="moved")
+        # Table and column names come from model metadata; every value is a bound parameter.
+        sql = (
+            f"WITH moved AS (UPDATE {Job._meta.db_table} SET {assign}, version = version + 1 WHERE id = %s AND state = %s RETURNING id),"  # noqa: S608
+            f" step AS (INSERT INTO {JobTransition._meta.db_table} (job_id, from_state, to_state, reason, actor_label, at)"
+            f" SELECT id, %s, %s, %s, %s, %s FROM moved), event AS ({event_sql})"
+            " SELECT count(*) FROM moved")
+        with connection.cursor() as cur:
+            cur.execute(sql, [*params, job_id, from_state, from_state, to_state, reason, actor.label, now, *event_params])
+            if cur.fetchone()[0] != 1:
+                return False
         transaction.on_commit(lambda: _run_hooks(job_id, from_state, to_state))
     return True
+
+
+def _assignments(values: dict[str, Any]) -> tuple[str, list[Any]]:
+    """``column = %s, …`` and the database values for Job fields (by name or attname)."""
+    parts, params = [], []
+    for name, value in values.items():
+        field = Job._meta.get_field(name)
+        if isinstance(value, models.Model):
+            value = value.pk
+        parts.append(f"{connection.ops.quote_name(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    return ", ".join(parts), params
 
 
 # --- submission ------------------------------------------------------------------------------

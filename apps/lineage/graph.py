@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .services import sql
+from apps.core import sql
 
 MAX_DEPTH = 100
 NODE_CAP = 200_000  # a walk stops widening past this many nodes and says it was truncated

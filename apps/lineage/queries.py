@@ -13,11 +13,11 @@ from django.http import Http404
 from django.urls import reverse
 
 from apps.catalog.models import Asset, AssetKind
+from apps.core import sql
 from apps.core.permissions import ALL, projects_with_perm
 
 from . import graph
 from .models import DatasetField, Job, Run, RunIO
-from .services import sql
 
 DIRECTIONS = {"upstream": ("up",), "downstream": ("down",), "both": ("up", "down"),
               "up": ("up",), "down": ("down",)}

@@ -10,16 +10,17 @@ what lies downstream of changed assets. Anything it cannot establish is listed u
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.db import connection
 from django.utils import timezone
 
 from apps.catalog.models import ConsentStatus
 from apps.catalog.models.jurisdictions import _bloc_members
+from apps.core import sql
 from apps.jobs.models import ACTIVE_ON_CLUSTER, Job, JobState
 
 from . import cache
@@ -88,14 +89,18 @@ def _upstream(explanation: dict) -> dict[str, Any]:
     }
 
 
-def _load_rows(where: str, params: list[Any], *, by_job: bool) -> list[tuple]:
+def _inputs_query(by_job: bool) -> tuple[str, str]:
+    """(query, its one parameter's meaning): a job's inputs, or bare assets in the order given."""
     sql = _INPUTS_SQL.format(
         source="jobs_jobinput ji" if by_job else "unnest(%s::bigint[]) WITH ORDINALITY AS ids(asset_id, ord)",
         asset_col="ji.asset_id" if by_job else "ids.asset_id", version_col="ji.dataset_version_id" if by_job else "NULL",
-        role="ji.role" if by_job else "''", constraints=_constraint_table(), where=where, order="ji.id" if by_job else "ids.ord")
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
+        role="ji.role" if by_job else "''", constraints=_constraint_table(), where="ji.job_id = %s" if by_job else "TRUE",
+        order="ji.id" if by_job else "ids.ord")
+    return sql, "job" if by_job else "assets"
+
+
+def _load_rows(by_job: bool, param: Any) -> list[tuple]:
+    return sql.rows(_inputs_query(by_job)[0], [param], prepare=True)
 
 
 def _is_stale(row: tuple) -> bool:
@@ -111,7 +116,7 @@ def _is_stale(row: tuple) -> bool:
 
 def _parsed(rows: list[tuple]) -> list[tuple]:
     """The rows with the explanation (column 28) decoded once."""
-    return [(*r[:28], json.loads(r[28]) if r[28] else None, *r[29:]) for r in rows]
+    return [(*r[:28], orjson.loads(r[28]) if r[28] else None, *r[29:]) for r in rows]
 
 
 def _stale_upstream(rows: list[tuple]) -> set[int]:
@@ -178,16 +183,19 @@ def _inputs(rows: list[tuple], now: dt.datetime, missing: list[dict], why: str =
 def load_inputs(*, job_id: int | None = None, asset_ids: list[int] | None = None,
                 now: dt.datetime | None = None) -> tuple[list[dict], list[dict]]:
     """(inputs, missing) for a job's inputs or for bare assets, with constraints refreshed when stale."""
-    now = now or timezone.now()
     by_job = job_id is not None
-    where, params = ("ji.job_id = %s", [job_id]) if by_job else ("TRUE", [list(asset_ids or [])])
-    rows = _parsed(_load_rows(where, params, by_job=by_job))
+    param = job_id if by_job else list(asset_ids or [])
+    return _inputs_from(_load_rows(by_job, param), by_job, param, now or timezone.now())
+
+
+def _inputs_from(raw: list[tuple], by_job: bool, param: Any, now: dt.datetime) -> tuple[list[dict], list[dict]]:
+    rows = _parsed(raw)
     stale = {r[0] for r in rows if _is_stale(r)} | _stale_upstream(rows)
     missing: list[dict] = []
     if stale:
         try:
             refresh_constraints(list(stale))
-            rows = _parsed(_load_rows(where, params, by_job=by_job))
+            rows = _parsed(_load_rows(by_job, param))
         except Exception as exc:  # fail closed: the stale assets count as unknown
             log.exception("recomputing constraints of %s failed", sorted(stale))
             why = f"lineage could not recompute them: {type(exc).__name__}: {exc}"
@@ -199,23 +207,33 @@ def load_inputs(*, job_id: int | None = None, asset_ids: list[int] | None = None
 # --- project facts: budget and GPU quota ---------------------------------------------------
 
 
+# {project} is the project's id, or a subquery reading it from the job (when gathered with the job).
 _PROJECT_SQL = """
+WITH p AS (SELECT {project}::bigint AS id)
 SELECT b.amount, b.currency,
        (SELECT coalesce(sum(j.estimated_cost), 0) FROM jobs_job j
-         WHERE j.project_id = %(project)s AND j.state = ANY(%(committed)s) AND j.cost_currency = b.currency AND j.id <> %(exclude)s),
+         WHERE j.project_id = p.id AND j.state = ANY(%(committed)s::text[]) AND j.cost_currency = b.currency AND j.id <> %(exclude)s),
        (SELECT coalesce(sum(j.gpus), 0) FROM jobs_job j
-         WHERE j.project_id = %(project)s AND j.state = ANY(%(gpu_states)s) AND j.id <> %(exclude)s)
-FROM (SELECT 1) one LEFT JOIN policy_budget b ON b.project_id = %(project)s
+         WHERE j.project_id = p.id AND j.state = ANY(%(gpu_states)s::text[]) AND j.id <> %(exclude)s)
+FROM p LEFT JOIN policy_budget b ON b.project_id = p.id
 """
+_PROJECT_BY_ID = _PROJECT_SQL.format(project="%(project)s")
+_PROJECT_BY_JOB = _PROJECT_SQL.format(project="(SELECT project_id FROM jobs_job WHERE id = %(job)s)")
+
+
+def _project_params(exclude_job_id: int | None, **key: int) -> dict[str, Any]:
+    return {**key, "committed": [str(s) for s in COMMITTED_STATES], "gpu_states": [str(s) for s in GPU_STATES],
+            "exclude": exclude_job_id or 0}
+
+
+def _project_result(row: tuple) -> tuple[tuple[Decimal, str] | None, int]:
+    amount, currency, committed, gpus = row
+    return ((amount - committed, currency) if amount is not None else None), int(gpus)
 
 
 def _project_load(project_id: int, exclude_job_id: int | None) -> tuple[tuple[Decimal, str] | None, int]:
     """(remaining budget, GPUs approved or on clusters) in one query; see remaining_budget()."""
-    with connection.cursor() as cur:
-        cur.execute(_PROJECT_SQL, {"project": project_id, "committed": [str(s) for s in COMMITTED_STATES],
-                                   "gpu_states": [str(s) for s in GPU_STATES], "exclude": exclude_job_id or 0})
-        amount, currency, committed, gpus = cur.fetchone()
-    return ((amount - committed, currency) if amount is not None else None), int(gpus)
+    return _project_result(sql.rows(_PROJECT_BY_ID, _project_params(exclude_job_id, project=project_id), prepare=True)[0])
 
 
 def remaining_budget(project: Any, *, exclude_job_id: int | None = None) -> tuple[Decimal, str] | None:
@@ -251,18 +269,17 @@ def expand(codes: list[str] | set[str], blocs: dict[str, list[str]]) -> set[str]
     return out
 
 
+# The cluster the job is judged on (the one given, else the job's target), or, with neither, every
+# enabled one: the candidates for "any allowed".
 _CLUSTERS_SQL = """
-SELECT id, name, jurisdiction_id, security_tier, confidential_computing, price_per_gpu_hour, currency, gpu_count, enabled
-FROM compute_computecluster WHERE {where} ORDER BY name
+WITH t AS (SELECT coalesce(%(cluster)s::bigint, (SELECT target_cluster_id FROM jobs_job WHERE id = %(job)s)) AS id)
+SELECT c.id, c.name, c.jurisdiction_id, c.security_tier, c.confidential_computing, c.price_per_gpu_hour, c.currency,
+       c.gpu_count, c.enabled
+FROM compute_computecluster c, t WHERE c.id = t.id OR (t.id IS NULL AND c.enabled) ORDER BY c.name
 """
 
 
-def _clusters(target_id: int | None) -> list[dict]:
-    """The target cluster, or every enabled one (the candidates for "any allowed")."""
-    where, params = ("id = %s", [target_id]) if target_id else ("enabled", [])
-    with connection.cursor() as cur:
-        cur.execute(_CLUSTERS_SQL.format(where=where), params)  # noqa: S608 - a fixed choice of two conditions
-        rows = cur.fetchall()
+def _clusters(rows: list[tuple]) -> list[dict]:
     return [{"id": c[0], "name": c[1], "jurisdiction": c[2], "security_tier": c[3], "confidential_computing": c[4],
              "price_per_gpu_hour": str(c[5]), "currency": c[6], "gpu_count": c[7], "enabled": c[8]} for c in rows]
 
@@ -308,18 +325,23 @@ def job_facts(job_id: int, *, exclude_self: bool = False, cluster_id: int | None
     """The input document for one job. ``exclude_self``: the job is already admitted (its own cost
     and GPUs are not counted twice); ``cluster_id``: judge it on the cluster it was placed on."""
     now = timezone.now()
-    with connection.cursor() as cur:
-        cur.execute(_JOB_SQL, [job_id])
-        row = cur.fetchone()
-    if row is None:
+    # One round trip: the job, its inputs, the clusters and the project's load (prepared statements,
+    # binary results: psycopg's C loaders, not Django's Python time-zone loader, read the timestamps).
+    job_rows, input_rows, cluster_rows, project_rows = sql.pipelined([
+        (_JOB_SQL, [job_id]),
+        (_inputs_query(True)[0], [job_id]),
+        (_CLUSTERS_SQL, {"cluster": cluster_id, "job": job_id}),
+        (_PROJECT_BY_JOB, _project_params(job_id if exclude_self else None, job=job_id)),
+    ], prepare=True)
+    if not job_rows:
         raise Job.DoesNotExist(f"job {job_id}")
-    (kind, purpose, image, gpus_wanted, hours, serving, output_name, output_ns, project_id, slug, target_id, target_name,
-     requester_id, requester_kind, owner_id) = row
-    inputs, missing = load_inputs(job_id=job_id, now=now)
-    clusters = _clusters(cluster_id or target_id)
+    (kind, purpose, image, gpus_wanted, hours, serving, output_name, output_ns, project_id, slug, _target_id, target_name,
+     requester_id, requester_kind, owner_id) = job_rows[0]
+    inputs, missing = _inputs_from(input_rows, True, job_id, now)
+    clusters = _clusters(cluster_rows)
     if not clusters:
         missing.append({"fact": "clusters", "asset_id": None, "message": "No enabled cluster is registered."})
-    budget, gpus = _project_load(project_id, job_id if exclude_self else None)
+    budget, gpus = _project_result(project_rows[0])
     ref = _reference()
     model_ids = [i["asset_id"] for i in inputs if i["kind"] != "dataset"]
     doc: dict[str, Any] = {

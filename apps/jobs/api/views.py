@@ -36,8 +36,9 @@ class JobViewSet(RestrictedViewSetMixin, mixins.ListModelMixin, viewsets.Generic
     def optimize_queryset(self, qs):
         inputs = JobInput.objects.select_related("asset").only("id", "job_id", "asset_id", "dataset_version_id", "role",
                                                                 "asset__name", "asset__namespace", "asset__kind")
+        # The decision's facts snapshot (tens of kB) is shown on its own page, never in a job's row.
         return qs.select_related("project", "requested_by", "approved_by", "target_cluster", "cluster", "last_decision") \
-                 .prefetch_related(Prefetch("job_inputs", queryset=inputs.order_by("id")))
+                 .defer("last_decision__facts").prefetch_related(Prefetch("job_inputs", queryset=inputs.order_by("id")))
 
     @extend_schema(request=JobCreateSerializer, responses={202: JobSerializer, 200: JobSerializer},
                    parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,

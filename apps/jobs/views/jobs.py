@@ -32,7 +32,7 @@ class JobQueueView(FilteredListView):
     filter_labels = {"state": "State", "kind": "Kind", "project": "Project", "outcome": "Decision", "flagged": "Flagged by the guardrail"}
 
     def optimize(self, qs):
-        return qs.select_related("project", "requested_by", "target_cluster", "cluster", "last_decision")
+        return qs.select_related("project", "requested_by", "target_cluster", "cluster", "last_decision").defer("last_decision__facts")
 
     def customize_filter_form(self, form) -> None:
         projects = Project.objects.restrict(self.request.user, "view").order_by("slug").values_list("slug", flat=True)

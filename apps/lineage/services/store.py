@@ -10,9 +10,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps.core import sql
+
 from ..models.graph import STATE_FOR_EVENT, TERMINAL_EVENTS
 from ..validation.formats import parse_datetime
-from . import sql
 from .context import IngestContext
 from .normalize import Event, canonical_json
 

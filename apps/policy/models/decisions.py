@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from apps.core.fields import VerbatimJSONField
 from apps.core.permissions import RestrictedQuerySet
 
 
@@ -21,7 +22,8 @@ class DecisionMode(models.TextChoices):
 
 
 class Decision(models.Model):
-    job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="decisions")
+    # Indexed by policy_decision_job (job, -id) below; a second single-column index would only slow inserts.
+    job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="decisions", db_index=False)
     project = models.ForeignKey("accounts.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
     mode = models.CharField(max_length=16, choices=DecisionMode.choices, default=DecisionMode.ADMISSION)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
@@ -32,7 +34,8 @@ class Decision(models.Model):
     results = models.JSONField(default=dict)
     shadow = models.JSONField(default=list, blank=True, help_text="Dry-run versions: [{version_id, policy, outcome, violations}]")
     policy_set = models.JSONField(default=list, help_text="[{policy, version, version_id}] of the active versions used.")
-    facts = models.JSONField(default=dict, help_text="The facts the decision saw (sensitive values masked).")
+    # The canonical text the fingerprint was computed over, byte for byte (VerbatimJSONField).
+    facts = VerbatimJSONField(default=dict, help_text="The facts the decision saw (sensitive values masked).")
     facts_digest = models.CharField(max_length=64)
     error = models.TextField(blank=True, help_text="Set when the decision failed closed.")
     duration_ms = models.FloatField(default=0)

@@ -11,11 +11,13 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+import orjson
+from django.db import transaction
 from django.utils import timezone
 
 from apps import audit
 from apps.compute.models import ComputeCluster
+from apps.core import sql
 from apps.jobs.models import Job, JobState
 from apps.jobs.services import transition
 
@@ -55,8 +57,10 @@ def mask(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def serialize(masked: dict[str, Any]) -> str:
-    """The stored facts as canonical JSON (serialized once: digested and written as is)."""
-    return json.dumps(masked, sort_keys=True, separators=(",", ":"), default=str)
+    """The stored facts as canonical JSON: keys sorted, no whitespace, UTF-8 (serialized once:
+    digested and written as is, byte for byte). orjson, because this is the largest piece of work
+    on the admission path: 0.04 ms instead of 0.46 ms for a 50-input job (ADR 0023)."""
+    return orjson.dumps(masked, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
 def fingerprint(facts_text: str, rules: ruleset.RuleSet) -> str:
@@ -118,15 +122,13 @@ def _shadow(results: dict, doc: dict, rules: ruleset.RuleSet, now: Any) -> list[
 _INSERT = """
 INSERT INTO policy_decision (job_id, project_id, mode, outcome, cluster_id, summary, results, shadow, policy_set, facts,
                              facts_digest, error, duration_ms, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s, %s, %s) RETURNING id
+VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s::json, %s, %s, %s, %s) RETURNING id
 """
 
 
 def _decision(job_id: int, project_id: int, mode: str, doc: dict, results: dict, rules: ruleset.RuleSet, seconds: float) -> Decision:
     """Insert the decision row. The facts (tens of kB for a large job) are serialized once and sent as
     a bound parameter (server-side binding), not quoted into the SQL text by the client."""
-    import psycopg
-
     masked = mask(doc)
     facts_text = serialize(masked)
     chosen = results.get("chosen")
@@ -137,13 +139,10 @@ def _decision(job_id: int, project_id: int, mode: str, doc: dict, results: dict,
               "facts_digest": fingerprint(facts_text, rules), "error": "; ".join(m["message"] for m in doc.get("missing", [])),
               "duration_ms": round(seconds * 1000, 3), "created_at": timezone.now()}
     dumps = json.dumps
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cur:
-        cur.execute(_INSERT, [job_id, project_id, mode, fields["outcome"], cluster_id, fields["summary"],
-                              dumps(fields["results"], default=str), dumps(fields["shadow"], default=str),
-                              dumps(fields["policy_set"]), facts_text, fields["facts_digest"], fields["error"],
-                              fields["duration_ms"], fields["created_at"]])
-        pk = cur.fetchone()[0]
+    pk = sql.rows(_INSERT, [job_id, project_id, mode, fields["outcome"], cluster_id, fields["summary"],
+                            dumps(fields["results"], default=str), dumps(fields["shadow"], default=str), dumps(fields["policy_set"]),
+                            facts_text, fields["facts_digest"], fields["error"], fields["duration_ms"], fields["created_at"]],
+                  binary=False, prepare=True)[0][0]
     return Decision(pk=pk, **fields)
 
 
@@ -172,21 +171,25 @@ def _write(job_id: int, from_state: str, mode: str, doc: dict, results: dict, ru
         return None
 
 
+_CLAIM_READ = ("SELECT state, evaluation_attempts, project_id FROM jobs_job, set_config('synchronous_commit', 'off', true)"
+               " WHERE id = %s")
+
+
 def admit(job_id: int) -> Decision | None:
     """Decide a submitted job (or one a resubmission already moved to evaluating). Idempotent: a
     job already decided is left alone; a repeat delivery loses the compare-and-swap harmlessly."""
-    row = Job.objects.filter(pk=job_id).values_list("state", "evaluation_attempts", "project_id").first()
-    if row is None:
-        return None
-    state, attempts, project_id = row
+    with transaction.atomic():
+        # The claim may be lost in a server crash without harm: the job is then still submitted and
+        # the reaper queues it again. So its commit does not wait for the WAL flush (the decision's
+        # does); the setting rides on the read of the job, saving a round trip.
+        rows = sql.rows(_CLAIM_READ, [job_id], prepare=True)
+        if not rows:
+            return None
+        state, attempts, project_id = rows[0]
+        claimed = state == JobState.SUBMITTED and transition(
+            job_id, JobState.SUBMITTED, JobState.EVALUATING, "Evaluating admission policies", project_id=project_id,
+            evaluation_attempts=attempts + 1)
     if state == JobState.SUBMITTED:
-        with transaction.atomic():
-            # The claim may be lost in a server crash without harm: the job is then still submitted
-            # and the reaper queues it again. So it does not wait for its WAL flush (the decision does).
-            with connection.cursor() as cur:
-                cur.execute("SET LOCAL synchronous_commit TO OFF")
-            claimed = transition(job_id, JobState.SUBMITTED, JobState.EVALUATING, "Evaluating admission policies",
-                                 project_id=project_id, evaluation_attempts=attempts + 1)
         if not claimed:
             return None
         attempts += 1
