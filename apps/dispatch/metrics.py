@@ -73,8 +73,9 @@ class GovhubCollector:
         table = Decision._meta.db_table
         with connection.cursor() as cur:
             cur.execute(
-                f"SELECT d.outcome, coalesce(v->>'policy', '?'), count(*) FROM {table} d, jsonb_array_elements("  # noqa: S608 - constants
-                "coalesce(d.results->'global', '[]'::jsonb) || coalesce(d.results->'clusters'->(d.results->>'chosen'), '[]'::jsonb)) v "
+                # results is stored verbatim (json); read as jsonb for the array operators.
+                f"SELECT d.outcome, coalesce(v->>'policy', '?'), count(*) FROM {table} d, LATERAL (SELECT d.results::jsonb AS j) r, "  # noqa: S608
+                "jsonb_array_elements(coalesce(r.j->'global', '[]'::jsonb) || coalesce(r.j->'clusters'->(r.j->>'chosen'), '[]'::jsonb)) v "
                 "GROUP BY 1, 2")
             for outcome, policy, n in cur.fetchall():
                 rules.add_metric([outcome, policy], n)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import django_filters as df
 from django.db.models import Q
 
-from .models import Job, JobKind, JobState
+from .models import Job, JobInput, JobKind, JobState
 
 
 class JobFilterSet(df.FilterSet):
     q = df.CharFilter(method="filter_q", label="Search")
-    state = df.MultipleChoiceFilter(choices=JobState.choices)
-    kind = df.MultipleChoiceFilter(choices=JobKind.choices)
+    # distinct=False: plain columns need no DISTINCT (django-filter adds one by default for multiple choices).
+    state = df.MultipleChoiceFilter(choices=JobState.choices, distinct=False)
+    kind = df.MultipleChoiceFilter(choices=JobKind.choices, distinct=False)
     project = df.CharFilter(field_name="project__slug", label="Project (slug)")
     purpose = df.CharFilter(method="filter_purpose")
     cluster = df.CharFilter(field_name="cluster__name", label="Placed on cluster")
@@ -19,7 +20,7 @@ class JobFilterSet(df.FilterSet):
                               field_name="last_decision__outcome", label="Decision")
     flagged = df.BooleanFilter(field_name="flagged_at", lookup_expr="isnull", exclude=True, label="Flagged by the guardrail")
     requested_by = df.CharFilter(field_name="requested_by__username")
-    asset = df.NumberFilter(field_name="job_inputs__asset_id", distinct=True, label="Uses asset (id)")
+    asset = df.NumberFilter(method="filter_asset", label="Uses asset (id)")
     submitted_after = df.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
 
     class Meta:
@@ -31,6 +32,11 @@ class JobFilterSet(df.FilterSet):
         if value.lstrip("#").isdigit():
             q |= Q(pk=int(value.lstrip("#")))
         return qs.filter(q)
+
+    def filter_asset(self, qs, name, value):
+        # A subquery, not a join + DISTINCT: a job row carries its decision's results (PostgreSQL
+        # json, which has no equality operator for DISTINCT), and DISTINCT over wide rows is slow.
+        return qs.filter(pk__in=JobInput.objects.filter(asset_id=value).values("job_id"))
 
     def filter_purpose(self, qs, name, value):
         return qs.filter(Q(purpose=value) | Q(purpose__startswith=value + "."))

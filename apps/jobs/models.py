@@ -63,9 +63,12 @@ class JobQuerySet(RestrictedQuerySet):
 
 
 class Job(models.Model):
-    project = models.ForeignKey("accounts.Project", on_delete=models.PROTECT, related_name="jobs")
+    # Indexes are in Meta: every admission moves a job twice, and a state change rewrites every
+    # index of the row, so none is redundant (job_project_state serves project lookups; state is
+    # only ever matched exactly, so no LIKE index).
+    project = models.ForeignKey("accounts.Project", on_delete=models.PROTECT, related_name="jobs", db_index=False)
     kind = models.CharField(max_length=16, choices=JobKind.choices)
-    state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.SUBMITTED, db_index=True)
+    state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.SUBMITTED)
     purpose = models.CharField(max_length=100, help_text="A code from the purpose taxonomy.")
     inputs = models.ManyToManyField("catalog.Asset", through="JobInput", related_name="jobs")
     output_name = models.CharField(max_length=500, blank=True, help_text="The model or fine-tune the job will produce.")
@@ -115,7 +118,8 @@ class Job(models.Model):
             models.CheckConstraint(name="job_approver_not_requester",
                                    condition=models.Q(approved_by__isnull=True) | ~models.Q(approved_by=models.F("requested_by"))),
         ]
-        indexes = [models.Index(fields=["project", "state"], name="job_project_state")]
+        indexes = [models.Index(fields=["project", "state"], name="job_project_state"),
+                   models.Index(fields=["state"], name="job_state")]
 
     def __str__(self) -> str:
         return f"job #{self.pk} ({self.kind}, {self.state})"

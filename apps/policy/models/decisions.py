@@ -31,7 +31,7 @@ class Decision(models.Model):
     summary = models.TextField(blank=True)
     # {"global": [violation...], "clusters": {name: [violation...]}, "chosen": name|None,
     #  "excluded": {name: reason}, "costs": {name: "12.50"}}: every rule result, per candidate cluster.
-    results = models.JSONField(default=dict)
+    results = VerbatimJSONField(default=dict)
     shadow = models.JSONField(default=list, blank=True, help_text="Dry-run versions: [{version_id, policy, outcome, violations}]")
     policy_set = models.JSONField(default=list, help_text="[{policy, version, version_id}] of the active versions used.")
     # The canonical text the fingerprint was computed over, byte for byte (VerbatimJSONField).

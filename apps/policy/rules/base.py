@@ -110,12 +110,36 @@ class Facts:
         self.project: dict[str, Any] = doc.get("project", {})
         self.blocs: dict[str, list[str]] = doc.get("blocs", {})
         self._sets: dict[int, frozenset[str]] = {}
+        # Memos: with "any allowed", every input is judged on every candidate cluster, and the same
+        # few jurisdiction lists recur across inputs (a 50-input job on 6 clusters: ~170 findings).
+        self._expanded: dict[tuple[str, ...], frozenset[str]] = {}
+        self._shown: dict[frozenset[str], str] = {}
+        self._covered: dict[tuple[str, frozenset[str]], frozenset[str]] = {}
 
-    def expand(self, codes: Iterable[str]) -> set[str]:
-        out: set[str] = set()
-        for code in codes:
-            out.update(self.blocs.get(code, (code,)))
-        return out
+    def expand(self, codes: Iterable[str]) -> frozenset[str]:
+        key = tuple(codes)
+        found = self._expanded.get(key)
+        if found is None:
+            out: set[str] = set()
+            for code in key:
+                out.update(self.blocs.get(code, (code,)))
+            found = self._expanded[key] = frozenset(out)
+        return found
+
+    def display(self, codes: Iterable[str]) -> str:
+        key = frozenset(codes)
+        if key not in self._shown:
+            self._shown[key] = display(key, self.blocs)
+        return self._shown[key]
+
+    def transfer_destinations(self, origin: str, bases: frozenset[str]) -> frozenset[str]:
+        """Countries data stored in ``origin`` may be moved to under a transfer rule with one of ``bases``."""
+        key = (origin, bases)
+        if key not in self._covered:
+            codes = {origin, *self.doc.get("origin_blocs", {}).get(origin, [])}
+            self._covered[key] = frozenset(c for t in self.doc.get("transfers", []) if t["origin"] in codes and t["basis"] in bases
+                                           for c in t["countries"])
+        return self._covered[key]
 
     def jurisdictions(self, item: dict) -> frozenset[str]:
         key = id(item)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from apps.catalog.models.purposes import purposes_cover
 
-from .base import Facts, Finding, Param, Rule, Template, asset_label, display, located
+from .base import Facts, Finding, Param, Rule, Template, asset_label, located
 
 CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 TIER_NAMES = {1: "public", 2: "internal", 3: "confidential", 4: "restricted"}
@@ -57,7 +57,7 @@ class Residency(Template):
             if not where <= allowed:
                 blocking = [s for s in up.get("jurisdictions", []) if not where <= facts.expand(s.get("allowed", []))]
                 source = next((s for s in blocking if s.get("depth")), blocking[0] if blocking else item)
-                yield Finding(f"{asset_label(item)} may be processed only in {display(allowed, facts.blocs)}"
+                yield Finding(f"{asset_label(item)} may be processed only in {facts.display(allowed)}"
                               f"{_inherited(source, item)}; cluster {cluster['name']} is in {cluster['jurisdiction']}.",
                               item, source)
                 continue
@@ -72,13 +72,8 @@ class Residency(Template):
         abroad = where - home
         if not abroad:
             return
-        codes = {origin, *facts.doc.get("origin_blocs", {}).get(origin, [])}
-        bases = set(rule.params.get("allowed_bases") or [])
-        covered = set()
-        for t in facts.doc.get("transfers", []):
-            if t["origin"] in codes and t["basis"] in bases:
-                covered.update(t["countries"])
-        missing = sorted(abroad - covered)
+        bases = frozenset(rule.params.get("allowed_bases") or [])
+        missing = sorted(abroad - facts.transfer_destinations(origin, bases))
         if missing:
             yield Finding(f"Moving {asset_label(item)} from {origin} to {', '.join(missing)} (cluster {cluster['name']}) "
                           f"has no transfer rule with an accepted basis ({', '.join(sorted(bases)) or 'none accepted'}).", item)

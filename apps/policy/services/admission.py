@@ -57,7 +57,7 @@ def mask(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def serialize(masked: dict[str, Any]) -> str:
-    """The stored facts as canonical JSON: keys sorted, no whitespace, UTF-8 (serialized once:
+    """The stored facts (and results) as canonical JSON: keys sorted, no whitespace, UTF-8 (serialized once:
     digested and written as is, byte for byte). orjson, because this is the largest piece of work
     on the admission path: 0.04 ms instead of 0.46 ms for a 50-input job (ADR 0023)."""
     return orjson.dumps(masked, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
@@ -122,7 +122,7 @@ def _shadow(results: dict, doc: dict, rules: ruleset.RuleSet, now: Any) -> list[
 _INSERT = """
 INSERT INTO policy_decision (job_id, project_id, mode, outcome, cluster_id, summary, results, shadow, policy_set, facts,
                              facts_digest, error, duration_ms, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s::json, %s, %s, %s, %s) RETURNING id
+VALUES (%s, %s, %s, %s, %s, %s, %s::json, %s::jsonb, %s::jsonb, %s::json, %s, %s, %s, %s) RETURNING id
 """
 
 
@@ -140,7 +140,7 @@ def _decision(job_id: int, project_id: int, mode: str, doc: dict, results: dict,
               "duration_ms": round(seconds * 1000, 3), "created_at": timezone.now()}
     dumps = json.dumps
     pk = sql.rows(_INSERT, [job_id, project_id, mode, fields["outcome"], cluster_id, fields["summary"],
-                            dumps(fields["results"], default=str), dumps(fields["shadow"], default=str), dumps(fields["policy_set"]),
+                            serialize(fields["results"]), dumps(fields["shadow"], default=str), dumps(fields["policy_set"]),
                             facts_text, fields["facts_digest"], fields["error"], fields["duration_ms"], fields["created_at"]],
                   binary=False, prepare=True)[0][0]
     return Decision(pk=pk, **fields)
