@@ -16,9 +16,10 @@ On a throwaway database (``bench_ledger``):
    hash(prev || seq || canonical event), update the head, commit: two round trips, the second
    pipelined; see ``_Lean``). Target: >= 3,000
    events/s at 16 writers and >= 3x the hash chain at 16 writers. The same 16 writers through
-   ``audit.record`` itself (Django ORM) are reported as ``append_orm.16w``: the ORM costs the same
-   in either design, so it is shown, not held to the design's target. 1- and 4-writer figures and
-   the hash chain have no target of their own (">= 0").
+   ``audit.record`` itself (govhub's own writer, each in a Django ``transaction.atomic``) are
+   reported as ``append_record.16w`` and held to the same 3,000 events/s (Django's transaction
+   handling costs the same in either design, so the 3x comparison uses the lean writers). 1- and
+   4-writer figures and the hash chain have no target of their own (">= 0").
 3. ``latency``: a real Celery worker and beat (the 0.5 s ``ledger-sequence`` entry of settings) run
    against the database while 4 writers append ~200 events/s; for each event, the time from its
    ``occurred_at`` to the ``created_at`` of the first signed checkpoint that contains it.
@@ -98,8 +99,8 @@ def _append_ledger(writer: int, i: int, action: str = "bench.append") -> None:
 # two round trips inside one transaction, the second while holding the head's row lock (lock and
 # read the head; then insert the event and its chain link, update the head and commit, pipelined).
 # The chain hashes in the application, as govhub hashes its leaves, over the same canonical JSON.
-# The comparison is between the two designs, not of Django's ORM overhead, which is the same for
-# both and is measured separately (``orm``).
+# The comparison is between the two designs, not of Django's overhead, which is the same for
+# both and is measured separately (``orm``: audit.record in transaction.atomic).
 _INSERT = ("INSERT INTO audit_auditevent (occurred_at, actor_id, actor_label, actor_kind, request_id, action, object_type, object_id,"
            " object_repr, project_id, before, after, extra, pseudonyms) VALUES (now(), 1, 'bench-writer', 'human', %s, %s,"
            " 'catalog.asset', %s, %s, %s, NULL, %s, '{}', %s)")
@@ -237,7 +238,7 @@ def measure_appends(ctx: Context, url: str) -> dict[tuple[str, int], float]:
         lag = _pending()
         ctx.log(f"ledger append, {n:2d} writers: {rates[('ledger', n)]:8.0f} events/s (sequencer running; {lag} events left unsequenced)")
         if ("orm", n) in rates:
-            ctx.log(f"  through audit.record (Django ORM), {n} writers: {rates[('orm', n)]:.0f} events/s")
+            ctx.log(f"  through audit.record in transaction.atomic, {n} writers: {rates[('orm', n)]:.0f} events/s")
         rates[("chain", n)] = _run_writers("chain", n, seconds, url=url) / seconds
         ctx.log(f"hash chain,    {n:2d} writers: {rates[('chain', n)]:8.0f} events/s")
     return rates
@@ -385,7 +386,7 @@ def run(ctx: Context) -> list[Figure]:
     figures = [Figure(f"{NAME}.append.{n}w", round(rates[("ledger", n)], 1), "events/s", ">=", APPEND_TARGET if n == 16 else 0)
                for n in WRITER_COUNTS]
     figures += [Figure(f"{NAME}.hashchain.{n}w", round(rates[("chain", n)], 1), "events/s", ">=", 0) for n in WRITER_COUNTS]
-    figures.append(Figure(f"{NAME}.append_orm.16w", round(rates[("orm", 16)], 1), "events/s", ">=", 0))
+    figures.append(Figure(f"{NAME}.append_record.16w", round(rates[("orm", 16)], 1), "events/s", ">=", APPEND_TARGET))
     figures += [
         Figure(f"{NAME}.append.16w_vs_hashchain", round(rates[("ledger", 16)] / rates[("chain", 16)], 2), "x", ">=", CHAIN_FACTOR),
         Figure(f"{NAME}.append.16w_vs_best_hashchain", round(rates[("ledger", 16)] / best_chain, 2), "x", ">=", CHAIN_FACTOR),
