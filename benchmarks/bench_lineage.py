@@ -359,6 +359,8 @@ def run(ctx: Context) -> list[Figure]:
         with ctx.gunicorn(url, workers=WORKERS, extra_args=threads) as server:
             warm_up(ctx, server.base_url, token)
             single = _fan_out(ctx, "single events (official client)", _sender, server.base_url, token, SENDERS, duration)
+            if os.environ.get("BENCH_LINEAGE_ONLY") == "single":
+                raise BenchmarkError("BENCH_LINEAGE_ONLY=single: stopping after the single-event figure (profiling run)")
             with connection.cursor() as cur:
                 cur.execute("SELECT COALESCE(max(id), 0) FROM lineage_rawevent")
                 lo = cur.fetchone()[0] + 1

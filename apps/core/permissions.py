@@ -21,17 +21,23 @@ def _role_cache(user: Any) -> tuple[str | None, dict[int, str]]:
     """(org-wide role, {project_id: role}) for a user, cached on the user object per request."""
     cached = getattr(user, "_govhub_roles", None)
     if cached is None:
-        org_role = getattr(user, "org_role", None) or None
-        if getattr(user, "is_superuser", False):
-            org_role = Role.ADMINISTRATOR
         memberships: dict[int, str] = {}
         if getattr(user, "pk", None) is not None:
             from apps.accounts.models import Membership
 
             memberships = dict(Membership.objects.filter(user_id=user.pk).order_by().values_list("project_id", "role"))
-        cached = (org_role, memberships)
-        user._govhub_roles = cached
+        cached = prime_role_cache(user, memberships)
     return cached
+
+
+def prime_role_cache(user: Any, memberships: dict[int, str]) -> tuple[str | None, dict[int, str]]:
+    """Cache the user's roles for this request from memberships already read (token
+    authentication reads them with the token, in one query)."""
+    org_role = getattr(user, "org_role", None) or None
+    if getattr(user, "is_superuser", False):
+        org_role = Role.ADMINISTRATOR
+    user._govhub_roles = (org_role, memberships)
+    return user._govhub_roles
 
 
 def reset_cache(user: Any) -> None:
