@@ -183,7 +183,7 @@ def _save(rows: list[tuple[int, dict[str, Any]]], stamp: dt.datetime) -> int:
             """INSERT INTO lineage_effectiveconstraint (asset_id, jurisdictions, purposes, purposes_unrestricted, classification,
                                                         flags, explanation, upstream_count, computed_at)
                SELECT a, string_to_array(j, ',')::varchar[], string_to_array(p, ',')::varchar[], u, c,
-                      string_to_array(f, ',')::varchar[], e::jsonb, n, %s
+                      string_to_array(f, ',')::varchar[], e::json, n, %s
                FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bool[], %s::text[], %s::text[], %s::text[], %s::int[])
                     AS x(a, j, p, u, c, f, e, n)
                WHERE EXISTS (SELECT 1 FROM catalog_asset WHERE id = x.a)

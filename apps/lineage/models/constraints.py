@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
+from apps.core.fields import VerbatimJSONField
 from apps.core.permissions import RestrictedQuerySet
 
 
@@ -18,7 +19,8 @@ class EffectiveConstraint(models.Model):
     purposes_unrestricted = models.BooleanField(default=False, help_text="No upstream asset restricts purposes.")
     classification = models.CharField(max_length=16)
     flags = ArrayField(models.CharField(max_length=32), default=list, blank=True)
-    explanation = models.JSONField(default=dict)
+    # Written whole and read whole (admission reads 50 at a time as text): json, not jsonb (VerbatimJSONField).
+    explanation = VerbatimJSONField(default=dict)
     upstream_count = models.IntegerField(default=0)
     computed_at = models.DateTimeField()
 
