@@ -11,6 +11,7 @@ from rest_framework import authentication, exceptions
 from apps import audit
 from apps.core import context, permissions, sql
 
+from . import authcache
 from .models import TOKEN_PREFIX, ApiToken, Membership, User, hash_token
 
 
@@ -18,7 +19,8 @@ from .models import TOKEN_PREFIX, ApiToken, Membership, User, hash_token
 def _query() -> tuple[str, list[str], list[str]]:
     """The token, its account and the account's project roles in one prepared statement: the
     hottest query there is (every pipeline call), where the ORM's select_related and a second
-    query for the memberships cost more than the work itself."""
+    query for the memberships cost more than the work itself. Its rows are cached per process
+    while the authorization generation holds (authcache.py)."""
     token_cols = [f.attname for f in ApiToken._meta.concrete_fields]
     user_cols = [f.attname for f in User._meta.concrete_fields]
     select = ", ".join([*(f"t.{c}" for c in token_cols), *(f"u.{c}" for c in user_cols)])
@@ -30,11 +32,15 @@ def _query() -> tuple[str, list[str], list[str]]:
 
 def _load(key_id: str) -> ApiToken | None:
     sql_text, token_cols, user_cols = _query()
-    with connection.wrap_database_errors:
-        found = sql.rows(sql_text, [key_id], binary=False, prepare=True)
-    if not found:
-        return None
-    row = found[0]
+    gen = authcache.generation()  # before the database: a copy is never tagged newer than it is
+    row = authcache.get(key_id, gen)
+    if row is None:
+        with connection.wrap_database_errors:
+            found = sql.rows(sql_text, [key_id], binary=False, prepare=True)
+        if not found:
+            return None
+        row = found[0]
+        authcache.put(key_id, gen, row)
     token = ApiToken.from_db(connection.alias, token_cols, row[:len(token_cols)])
     user = User.from_db(connection.alias, user_cols, row[len(token_cols):-1])
     permissions.prime_role_cache(user, {pid: role for pid, role in json.loads(row[-1])})
@@ -82,6 +88,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
                 if ApiToken.objects.filter(pk=token.pk, last_used_at=token.last_used_at).update(last_used_at=now):
                     audit.record("accounts.apitoken.use", token, actor=actor,
                                  extra={"key_id": token.key_id, "scope": token.scope, "previous_use": token.last_used_at})
+            # Used just now (by this call or a concurrent one): the cached copy says so, so the next
+            # calls here do not try the same compare-and-swap again.
+            authcache.touched(token.key_id, _query()[1].index("last_used_at"), now)
         user._govhub_token_scope = token.scope
         user._govhub_token_id = token.pk
         context.set_actor(actor)

@@ -151,3 +151,67 @@ def test_project_members_see_their_projects_audit_events(owner, outsider, make_d
     mine = AuditEvent.objects.restrict(owner).for_object(ds)
     assert mine.count() == 1
     assert AuditEvent.objects.restrict(outsider).for_object(ds).count() == 0
+
+
+def _counting_token_queries(monkeypatch) -> list[str]:
+    from apps.accounts import authentication
+
+    calls: list[str] = []
+    real = authentication.sql.rows
+
+    def rows(query, params=None, **kwargs):
+        if "accounts_apitoken" in query:
+            calls.append(query)
+        return real(query, params, **kwargs)
+
+    monkeypatch.setattr(authentication.sql, "rows", rows)
+    return calls
+
+
+def test_token_rows_are_cached_until_anything_behind_them_changes(api, pipeline, project, monkeypatch, actor_context):
+    from django.core.cache import cache
+
+    from apps.accounts import authcache
+
+    account, raw = pipeline
+    client = api.with_token(raw)
+    queries = _counting_token_queries(monkeypatch)
+    assert client.get("/api/v1/datasets/").status_code == 200
+    assert client.get("/api/v1/datasets/").status_code == 200
+    assert len(queries) == 1  # the second call used this process's copy
+    cache.set(authcache.KEY, 12345, None)  # another process changed something: a new generation
+    assert client.get("/api/v1/datasets/").status_code == 200
+    assert len(queries) == 2
+    membership = account.memberships.get(project=project)
+    services.set_membership(account, project, "auditor")  # a role change (to read-only) is seen by the next call
+    r = client.post("/api/v1/datasets/", {"project": "health", "namespace": "s3://p", "name": "after-demotion"}, format="json")
+    assert r.status_code == 403 and len(queries) == 3
+    services.remove_membership(membership.__class__.objects.get(pk=membership.pk))
+    assert client.get("/api/v1/datasets/").json()["results"] == []
+    services.revoke_token(ApiToken.objects.get(user=account))  # revocation: refused at once
+    r = client.get("/api/v1/datasets/")
+    assert r.status_code == 401 and "revoked" in r.json()["error"]["detail"]
+
+
+def test_deactivated_account_is_refused_at_once_after_cached_use(api, pipeline, actor_context):
+    account, raw = pipeline
+    client = api.with_token(raw)
+    assert client.get("/api/v1/datasets/").status_code == 200
+    services.deactivate_service_account(account)
+    assert client.get("/api/v1/datasets/").status_code == 401
+
+
+def test_without_redis_every_call_reads_the_database(api, pipeline, monkeypatch):
+    from apps.accounts import authcache
+
+    _, raw = pipeline
+    client = api.with_token(raw)
+    queries = _counting_token_queries(monkeypatch)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(authcache.cache, "get", down)
+    for _ in range(3):
+        assert client.get("/api/v1/datasets/").status_code == 200
+    assert len(queries) == 3
