@@ -289,8 +289,8 @@ PAST_DECISIONS_SQL = """
 INSERT INTO policy_decision (job_id, project_id, mode, outcome, cluster_id, summary, results, shadow, policy_set, facts, facts_digest,
                              error, duration_ms, created_at)
 SELECT j.id, j.project_id, 'admission', t.outcome, t.cluster_id, t.summary, t.results, '[]'::jsonb, t.policy_set,
-       jsonb_set(jsonb_set(jsonb_set(t.facts, '{job,id}', to_jsonb(j.id)), '{job,gpus}', to_jsonb(j.gpus)),
-                 '{project,active_gpus}', to_jsonb((j.id * 7) %% 40)),
+       jsonb_set(jsonb_set(jsonb_set(t.facts::jsonb, '{job,id}', to_jsonb(j.id)), '{job,gpus}', to_jsonb(j.gpus)),
+                 '{project,active_gpus}', to_jsonb((j.id * 7) %% 40))::json,
        t.facts_digest, '', t.duration_ms, j.submitted_at
 FROM jobs_job j
 JOIN policy_decision t ON t.id = (%(templates)s::bigint[])[1 + j.id %% cardinality(%(templates)s::bigint[])]
