@@ -16,6 +16,7 @@ class ExportState(models.TextChoices):
     RUNNING = "running", "Building"
     DONE = "done", "Ready"
     FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired (file removed)"
 
 
 class Export(models.Model):
@@ -35,6 +36,7 @@ class Export(models.Model):
     rows_total = models.BigIntegerField(default=0)
     rows_done = models.BigIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker building it.")
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     tree_size = models.BigIntegerField(null=True, blank=True)
@@ -68,7 +70,7 @@ class Export(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.state in (ExportState.DONE, ExportState.FAILED)
+        return self.state in (ExportState.DONE, ExportState.FAILED, ExportState.EXPIRED)
 
     def scope_json(self) -> dict:
         return {

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q
@@ -88,14 +89,14 @@ def request_export(user: Any, *, since: dt.datetime, until: dt.datetime | None =
 
 
 def _update(export_id, **fields) -> None:
-    Export.objects.filter(pk=export_id).update(**fields)
+    Export.objects.filter(pk=export_id).update(heartbeat_at=timezone.now(), **fields)
 
 
 def run(export_id) -> Export | None:
     """Build the bundle of a pending export (idempotent: only a PENDING export is started)."""
     now = timezone.now()
     if Export.objects.filter(pk=export_id, state=ExportState.PENDING).update(state=ExportState.RUNNING, started_at=now,
-                                                                            phase="starting") != 1:
+                                                                            heartbeat_at=now, phase="starting") != 1:
         return None
     export = Export.objects.select_related("project", "asset", "requested_by").get(pk=export_id)
     allowed = exportable_projects(export.requested_by) if export.requested_by_id else ALL
@@ -135,8 +136,58 @@ def run(export_id) -> Export | None:
 def record_download(export: Export) -> Path:
     """Audit a download (in its own transaction) and return the file to send."""
     path = Path(export.file_name)
+    if export.state == ExportState.EXPIRED:
+        raise ValidationError(f"This bundle was deleted after {settings.GOVHUB_EXPORT_RETENTION_DAYS} days (retention); "
+                              "request the export again.")
     if export.state != ExportState.DONE or not path.exists():
         raise ValidationError("This export has no bundle to download.")
     with transaction.atomic():
         audit.record("evidence.export.download", export, project_id=_export_project(export), extra={"sha256": export.sha256})
     return path
+
+
+# --- housekeeping (the ``evidence.housekeeping`` beat) ------------------------------------------
+
+
+def reap_exports(now: dt.datetime | None = None) -> dict[str, int]:
+    """Exports a dead worker left behind, queue messages that were lost, and bundles past their
+    retention. Each change is a compare-and-swap with its audit event; returns what was done."""
+    from .tasks import build_export
+
+    now = now or timezone.now()
+    stale = now - dt.timedelta(seconds=settings.GOVHUB_EXPORT_STALE_SECONDS)
+    done = {"failed": 0, "requeued": 0, "expired": 0}
+    # A build shows progress at least once a phase; none for this long means its worker is gone. It
+    # is not resumed (a half-written bundle is discarded), the requester asks again.
+    for export in Export.objects.filter(state=ExportState.RUNNING, heartbeat_at__lt=stale):
+        reason = (f"The worker building this export stopped (no progress since {export.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); "
+                  "request the export again.")
+        with transaction.atomic():
+            if Export.objects.filter(pk=export.pk, state=ExportState.RUNNING, heartbeat_at=export.heartbeat_at).update(
+                    state=ExportState.FAILED, phase="failed", error=reason, finished_at=now) == 1:
+                audit.record("evidence.export.fail", export, project_id=_export_project(export), extra={"error": reason})
+                done["failed"] += 1
+        _discard_partial(export)
+    # Still queued long after it was requested: the message was lost (broker restart). Starting is
+    # a compare-and-swap on PENDING, so a duplicate message does nothing.
+    for export_id in Export.objects.filter(state=ExportState.PENDING, requested_at__lt=stale).values_list("pk", flat=True):
+        build_export.delay(str(export_id))
+        done["requeued"] += 1
+    retention = settings.GOVHUB_EXPORT_RETENTION_DAYS
+    if retention:
+        cutoff = now - dt.timedelta(days=retention)
+        for export in Export.objects.filter(state=ExportState.DONE, finished_at__lt=cutoff):
+            with transaction.atomic():
+                if Export.objects.filter(pk=export.pk, state=ExportState.DONE).update(state=ExportState.EXPIRED,
+                                                                                      phase="expired") == 1:
+                    audit.record("evidence.export.expire", export, project_id=_export_project(export),
+                                 extra={"sha256": export.sha256, "retention_days": retention})
+                    transaction.on_commit(lambda path=export.file_name: Path(path).unlink(missing_ok=True))
+                    done["expired"] += 1
+    return done
+
+
+def _discard_partial(export: Export) -> None:
+    """Remove what a dead build may have left in the export directory (its temporary files)."""
+    for leftover in bundle.export_dir().glob(f"govhub-evidence-{str(export.pk)[:8]}-*.zip.part"):
+        leftover.unlink(missing_ok=True)

@@ -128,6 +128,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "ledger-sequence": {"task": "audit.sequence", "schedule": 0.5, "options": {"expires": 5}},
     # Recompute the whole tree from the events and cache the result for the evidence page.
     "ledger-verify": {"task": "audit.verify_ledger", "schedule": 3600.0, "options": {"expires": 600}},
+    # Exports: fail builds whose worker died, requeue lost messages, expire bundles past retention.
+    "evidence-housekeeping": {"task": "evidence.housekeeping", "schedule": 60.0, "options": {"expires": 60}},
     # Lineage: a daily full recomputation of inherited constraints, the safety net behind the hooks.
     "lineage-recompute-all": {"task": "lineage.recompute_all", "schedule": 86400.0, "options": {"expires": 3600}},
     # Policy: hand back jobs whose admission worker died; re-judge live jobs whose inputs' effective
@@ -249,6 +251,11 @@ GOVHUB_LEDGER_KEY_FILE: str = env("GOVHUB_LEDGER_KEY_FILE", default="")
 GOVHUB_LEDGER_DEV_KEY_DIR = BASE_DIR / "var" / "keys"
 GOVHUB_CHECKPOINT_DIR = Path(env("GOVHUB_CHECKPOINT_DIR", default=str(BASE_DIR / "var" / "checkpoints")))
 GOVHUB_EXPORT_DIR = Path(env("GOVHUB_EXPORT_DIR", default=str(BASE_DIR / "var" / "exports")))
+# A build that shows no progress for this long is failed (its worker died); a request still queued
+# after it is queued again. Bundles are deleted this many days after they were built (0: kept);
+# their digests stay in the ledger, and the same scope can be exported again.
+GOVHUB_EXPORT_STALE_SECONDS: int = env.int("GOVHUB_EXPORT_STALE_SECONDS", default=900)
+GOVHUB_EXPORT_RETENTION_DAYS: int = env.int("GOVHUB_EXPORT_RETENTION_DAYS", default=90)
 
 # Dispatch: the local runner's state files; how long a cancel waits for the scheduler before the
 # confirmation is left to a retry; /metrics access (a bearer token, or an allow-list of client

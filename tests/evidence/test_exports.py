@@ -194,3 +194,54 @@ def test_a_real_worker_builds_the_export_enqueued_on_commit(catalog, compliance,
         output = stop(proc)
         if proc.returncode not in (0, -15):
             print(output)
+
+
+def test_housekeeping_fails_a_dead_build_and_requeues_a_lost_request(compliance, catalog, monkeypatch, settings, actor_context):
+    from apps.evidence import tasks
+    from apps.evidence.exports import bundle
+
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.build_export, "delay", lambda export_id: queued.append(export_id))
+    since = timezone.now() - dt.timedelta(hours=1)
+    dead = services.request_export(compliance, since=since, enqueue=False)
+    alive = services.request_export(compliance, since=since, enqueue=False)
+    lost = services.request_export(compliance, since=since, enqueue=False)
+    fresh = services.request_export(compliance, since=since, enqueue=False)
+    long_ago = timezone.now() - dt.timedelta(seconds=settings.GOVHUB_EXPORT_STALE_SECONDS + 60)
+    Export.objects.filter(pk=dead.pk).update(state="running", started_at=long_ago, heartbeat_at=long_ago)
+    Export.objects.filter(pk=alive.pk).update(state="running", started_at=long_ago, heartbeat_at=timezone.now())
+    Export.objects.filter(pk=lost.pk).update(requested_at=long_ago)
+    bundle.export_dir().mkdir(parents=True, exist_ok=True)
+    leftover = bundle.export_dir() / f"govhub-evidence-{str(dead.pk)[:8]}-42.zip.part"
+    leftover.write_bytes(b"half a bundle")
+
+    assert services.reap_exports() == {"failed": 1, "requeued": 1, "expired": 0}
+    dead.refresh_from_db()
+    assert dead.state == "failed" and "stopped" in dead.error and "request the export again" in dead.error
+    assert not leftover.exists()
+    assert AuditEvent.objects.filter(action="evidence.export.fail", object_id=str(dead.pk)).count() == 1
+    assert Export.objects.get(pk=alive.pk).state == "running"  # still showing progress: left alone
+    assert queued == [str(lost.pk)] and Export.objects.get(pk=fresh.pk).state == "pending"
+    assert services.reap_exports()["failed"] == 0  # a second pass changes nothing
+
+
+def test_bundles_past_retention_are_deleted_and_say_why(client, compliance, catalog, build_bundle, settings,
+                                                        django_capture_on_commit_callbacks):
+    from pathlib import Path
+
+    export = build_bundle(compliance)
+    path = Path(export.file_name)
+    assert path.exists()
+    assert services.reap_exports()["expired"] == 0  # young bundles stay
+    later = export.finished_at + dt.timedelta(days=settings.GOVHUB_EXPORT_RETENTION_DAYS, hours=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.reap_exports(now=later)["expired"] == 1
+    export.refresh_from_db()
+    assert export.state == "expired" and not path.exists()
+    event = AuditEvent.objects.get(action="evidence.export.expire", object_id=str(export.pk))
+    assert event.extra["sha256"] == export.sha256  # what was deleted stays provable
+    with pytest.raises(Exception, match="retention"):
+        services.record_download(export)
+    client.force_login(compliance)
+    page = client.get(f"/evidence/exports/{export.pk}/").content.decode()
+    assert "Expired" in page and "retention period" in page and "every 1s" not in page  # no endless polling
