@@ -168,6 +168,30 @@ def test_whatif_reports_which_past_decisions_would_change(publish, compliance, c
     assert sample["job_id"] == big.pk and "quota is 16" in sample["added"][0]
 
 
+def test_whatif_judges_past_jobs_under_the_waivers_of_their_time(publish, member, second_officer, compliance, clusters, budget,
+                                                                   eu_dataset, project, submit):
+    from apps.policy.models import Waiver
+
+    v1 = publish("classification")
+    waiver = services.request_waiver(member, {"policy": v1.policy, "project": project, "scope": {"assets": [eu_dataset.pk]},
+                                              "justification": "Synthetic copy for a demo", "ticket": "RISK-9",
+                                              "expires_at": in_days(7)})
+    services.approve_waiver(waiver, second_officer)
+    job = admit(submit([eu_dataset], target_cluster=clusters["virginia"]))
+    assert job.state == "approved" and job.last_decision.violations[0]["waived"]
+    # The waiver has lapsed since (it expired just after that decision): the same rule, replayed,
+    # must not report the old decision as "would change" — the version did not change anything.
+    Waiver.objects.filter(pk=waiver.pk).update(expires_at=job.last_decision.created_at + dt.timedelta(milliseconds=1))
+    same = services.new_draft(v1.policy, compliance)
+    report = whatif.replay(same, days=30)
+    assert report["replayed"] == 1 and report["changed"] == 0
+    # A job decided after the lapse is judged without the waiver, then as now.
+    services.ruleset.changed()
+    later = admit(submit([eu_dataset], target_cluster=clusters["virginia"]))
+    assert later.state == "denied"
+    assert whatif.replay(same, days=30)["changed"] == 0
+
+
 def test_dry_run_version_is_evaluated_on_live_jobs_without_enforcing(publish, compliance, clusters, budget, eu_dataset, submit):
     v1 = publish("gpu_quota", params={"default_max_gpus": 64})
     candidate = services.update_draft(services.new_draft(v1.policy, compliance), {"params": {"default_max_gpus": 1}})

@@ -4,7 +4,9 @@ which past decisions would change (allow ↔ deny), by rule, project and dataset
 Each job's latest decision stored every rule's result per candidate cluster, and the facts it saw.
 Rules are deterministic functions of those facts, so a replay swaps only this policy's results
 (old version out, candidate in), re-applies waivers and re-chooses the cluster: exactly the decision
-the candidate would have produced, at the cost of one rule per job."""
+the candidate would have produced, at the cost of one rule per job. Waivers are those that applied
+when each job was decided (approved by then, not yet revoked or expired), so a change in the report
+is the version's doing, not a waiver's that has lapsed since."""
 
 from __future__ import annotations
 
@@ -21,14 +23,14 @@ from apps import audit
 from apps.core import context
 
 from ..engine import evaluator
-from ..models import PolicyVersion, WhatIfReport
+from ..models import PolicyVersion, Waiver, WaiverState, WhatIfReport
 from . import ruleset
 
 SAMPLES = 200
 CHUNK = 2000
 
 _SQL = """
-SELECT d.job_id, p.slug, d.results::text, d.facts::text
+SELECT d.job_id, p.slug, d.results::text, d.facts::text, d.created_at
 FROM jobs_job j
 JOIN policy_decision d ON d.id = j.last_decision_id
 JOIN accounts_project p ON p.id = j.project_id
@@ -41,11 +43,18 @@ def _labels(violations: list[dict]) -> set[tuple[Any, str]]:
     return {(v.get("asset") or v.get("upstream") or "", v["message"]) for v in violations if evaluator.blocking(v)}
 
 
+def _waiver_history(version: PolicyVersion) -> list[tuple[dict[str, Any], dt.datetime, dt.datetime | None]]:
+    """Every waiver of this policy that was ever approved: (spec, approved at, revoked at)."""
+    found = (Waiver.objects.select_related("policy", "project")
+             .filter(policy_id=version.policy_id, approved_at__isnull=False, state__in=[WaiverState.APPROVED, WaiverState.REVOKED]))
+    return [(ruleset.waiver_spec(w), w.approved_at, w.revoked_at if w.state == WaiverState.REVOKED else None) for w in found]
+
+
 def replay(version: PolicyVersion, days: int) -> dict[str, Any]:
     """The report (not stored): counts, transitions, groupings and a sample of changed jobs."""
     started = time.perf_counter()
     rule = ruleset.compile_version(version)
-    rules = ruleset.current()
+    history = _waiver_history(version)
     now = timezone.now()
     since = now - dt.timedelta(days=days)
     policy = version.policy.slug
@@ -60,14 +69,15 @@ def replay(version: PolicyVersion, days: int) -> dict[str, Any]:
         named = connection.connection.cursor(name=f"whatif_{version.pk}")
         named.itersize = CHUNK
         named.execute(_SQL, [since])
-        for job_id, project, results_text, facts_text in named:
+        for job_id, project, results_text, facts_text, decided_at in named:
             total += 1
             results = json.loads(results_text)
             if not results.get("clusters") and not results.get("global"):
                 continue
             doc = json.loads(facts_text)
             before = results.get("outcome")
-            after_results = evaluator.substitute(results, doc, policy, rule, rules.waivers, now)
+            waivers = [spec for spec, approved, revoked in history if approved <= decided_at and (revoked is None or revoked > decided_at)]
+            after_results = evaluator.substitute(results, doc, policy, rule, waivers, decided_at)
             after = after_results["outcome"]
             if after == before:
                 continue
