@@ -159,9 +159,10 @@ def reap_exports(now: dt.datetime | None = None) -> dict[str, int]:
     done = {"failed": 0, "requeued": 0, "expired": 0}
     # A build shows progress at least once a phase; none for this long means its worker is gone. It
     # is not resumed (a half-written bundle is discarded), the requester asks again.
-    for export in Export.objects.filter(state=ExportState.RUNNING, heartbeat_at__lt=stale):
-        reason = (f"The worker building this export stopped (no progress since {export.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); "
-                  "request the export again.")
+    silent = Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)  # (builds from before heartbeats)
+    for export in Export.objects.filter(silent, state=ExportState.RUNNING):
+        last = export.heartbeat_at or export.started_at
+        reason = f"The worker building this export stopped (no progress since {last:%Y-%m-%d %H:%M:%S} UTC); request the export again."
         with transaction.atomic():
             if Export.objects.filter(pk=export.pk, state=ExportState.RUNNING, heartbeat_at=export.heartbeat_at).update(
                     state=ExportState.FAILED, phase="failed", error=reason, finished_at=now) == 1:

@@ -204,18 +204,21 @@ def test_housekeeping_fails_a_dead_build_and_requeues_a_lost_request(compliance,
     monkeypatch.setattr(tasks.build_export, "delay", lambda export_id: queued.append(export_id))
     since = timezone.now() - dt.timedelta(hours=1)
     dead = services.request_export(compliance, since=since, enqueue=False)
+    older = services.request_export(compliance, since=since, enqueue=False)  # started before heartbeats existed
     alive = services.request_export(compliance, since=since, enqueue=False)
     lost = services.request_export(compliance, since=since, enqueue=False)
     fresh = services.request_export(compliance, since=since, enqueue=False)
     long_ago = timezone.now() - dt.timedelta(seconds=settings.GOVHUB_EXPORT_STALE_SECONDS + 60)
     Export.objects.filter(pk=dead.pk).update(state="running", started_at=long_ago, heartbeat_at=long_ago)
+    Export.objects.filter(pk=older.pk).update(state="running", started_at=long_ago, heartbeat_at=None)
     Export.objects.filter(pk=alive.pk).update(state="running", started_at=long_ago, heartbeat_at=timezone.now())
     Export.objects.filter(pk=lost.pk).update(requested_at=long_ago)
     bundle.export_dir().mkdir(parents=True, exist_ok=True)
     leftover = bundle.export_dir() / f"govhub-evidence-{str(dead.pk)[:8]}-42.zip.part"
     leftover.write_bytes(b"half a bundle")
 
-    assert services.reap_exports() == {"failed": 1, "requeued": 1, "expired": 0}
+    assert services.reap_exports() == {"failed": 2, "requeued": 1, "expired": 0}
+    assert Export.objects.get(pk=older.pk).state == "failed"
     dead.refresh_from_db()
     assert dead.state == "failed" and "stopped" in dead.error and "request the export again" in dead.error
     assert not leftover.exists()
