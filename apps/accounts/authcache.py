@@ -12,14 +12,11 @@ See docs/adr/0003-api-tokens.md."""
 
 from __future__ import annotations
 
-import logging
-import secrets
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 
-log = logging.getLogger(__name__)
+from apps.core import generations as tokens
 
 KEY = "accounts:auth:generation"
 MAX_ENTRIES = 10_000
@@ -28,15 +25,7 @@ _copies: dict[str, tuple[int, Any]] = {}
 
 def generation() -> int | None:
     """The current generation, created if missing; None when Redis cannot be reached."""
-    try:
-        value = cache.get(KEY)
-        if value is None:
-            cache.add(KEY, secrets.randbits(48), None)
-            value = cache.get(KEY)
-        return value
-    except Exception as exc:  # Redis down: no caching, every call reads the database
-        log.debug("authorization generation unavailable: %s", exc)
-        return None
+    return tokens.read([KEY])[KEY]
 
 
 def get(key_id: str, gen: int | None) -> Any:
@@ -56,20 +45,15 @@ def put(key_id: str, gen: int | None, row: Any) -> None:
 
 def touched(key_id: str, column: int, when: Any) -> None:
     """Record a token's new last use in this process's copy (the database has it already)."""
-    for gen, row in [_copies.get(key_id)] if key_id in _copies else []:
+    hit = _copies.get(key_id)
+    if hit is not None:
+        gen, row = hit
         _copies[key_id] = (gen, (*row[:column], when, *row[column + 1:]))
 
 
 def _renew() -> None:
     _copies.clear()
-    try:
-        cache.set(KEY, secrets.randbits(48), None)
-    except Exception as exc:  # copies elsewhere stay tagged with a generation that no longer matches once Redis is back
-        log.warning("could not publish a new authorization generation: %s", exc)
-        try:
-            cache.delete(KEY)
-        except Exception:
-            log.debug("and could not delete it either")
+    tokens.renew(KEY)
 
 
 def changed(**_kwargs: Any) -> None:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from django.db import connection, models
 from django.utils import timezone
 
-from apps.core import context
+from apps.core import context, sql
 
 from . import pseudonyms
 
@@ -69,8 +68,6 @@ def record(
     the current context (middleware, task or command) unless given. Inserts take no lock: the
     sequencer (``sequencer.py``) later gives the event its place in the signed Merkle tree.
     """
-    from apps.core import sql
-
     from .models import AuditEvent
 
     row = prepare(action, obj, **kwargs)
@@ -94,7 +91,7 @@ def insert_sql(row: dict[str, Any], *, source: str | None = None) -> tuple[str, 
 
     columns = [AuditEvent._meta.get_field(name).column for name in row]
     values = ", ".join("%s::jsonb" if name in _JSON_COLUMNS else "%s" for name in row)
-    params = [(None if value is None else json.dumps(value)) if name in _JSON_COLUMNS else value for name, value in row.items()]
+    params = [(None if value is None else sql.jsonb(value)) if name in _JSON_COLUMNS else value for name, value in row.items()]
     tail = f"SELECT {values} FROM {source}" if source else f"VALUES ({values})"  # noqa: S608 - placeholders only
     return f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(columns)}) {tail}", params  # noqa: S608 - names from model metadata; values bound
 

@@ -1,10 +1,10 @@
-"""Raw SQL for the hot paths (lineage ingestion and graph queries, policy facts): psycopg's
-server-side binding, on Django's connection and in its transaction. Parameters go over the wire
-apart from the query text (binary by default: arrays of JSON text are sent as they are, not
-escaped), and psycopg prepares a statement after its fifth use on a connection, so a hot query is
-planned once per connection, not once per call, when the caller asks (``prepare=True``; Django turns
-psycopg's automatic preparation off for PgBouncer's sake, and PgBouncer >= 1.21 handles
-protocol-level prepared statements). Queries run this way are not seen by Django's query log."""
+"""Raw SQL for the hot paths (token authentication, audit inserts, policy facts, lineage ingestion
+and graph queries): psycopg's server-side binding, on Django's connection and in its transaction.
+Parameters go over the wire apart from the query text (binary by default: arrays of JSON text are
+sent as they are, not escaped). ``prepare=True`` plans a statement once per connection instead of
+once per call (Django turns psycopg's automatic preparation off for PgBouncer's sake; PgBouncer
+>= 1.21 handles protocol-level prepared statements). Queries run this way are not seen by Django's
+query log."""
 
 from __future__ import annotations
 

@@ -8,14 +8,14 @@ at most ``FALLBACK_TTL`` seconds. PostgreSQL stays the source of truth."""
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache as shared
 from django.db import transaction
+
+from apps.core import generations as tokens
 
 T = TypeVar("T")
 FALLBACK_TTL = 5.0
@@ -41,14 +41,9 @@ def generations(names: tuple[str, ...] = NAMES) -> dict[str, Any]:
     fresh = {n: _tokens[n][0] for n in names if n in _tokens and now - _tokens[n][1] < ttl}
     if len(fresh) == len(names):
         return fresh
-    try:
-        found = shared.get_many([_key(n) for n in names])
-        out = {n: found.get(_key(n)) for n in names}
-        for name, value in out.items():
-            if value is None:
-                shared.add(_key(name), secrets.randbits(48), None)
-                out[name] = shared.get(_key(name))
-    except Exception:
+    by_key = tokens.read([_key(n) for n in names])
+    out = {n: by_key[_key(n)] for n in names}
+    if any(v is None for v in out.values()):
         return dict.fromkeys(names)
     for name, value in out.items():
         _tokens[name] = (value, now)
@@ -69,12 +64,8 @@ def local(name: str, loader: Callable[[], T], generation: Any = ...) -> T:
 def _set_new(names: tuple[str, ...]) -> None:
     for name in names:
         _local.pop(name, None)
-        token = secrets.randbits(48)
-        _tokens[name] = (token, time.monotonic())
-        try:
-            shared.set(_key(name), token, None)
-        except Exception as exc:  # without Redis, copies lapse after FALLBACK_TTL
-            log.warning("could not publish a new %s generation: %s", name, exc)
+        # Without Redis, copies elsewhere lapse after FALLBACK_TTL.
+        _tokens[name] = (tokens.renew(_key(name)), time.monotonic())
 
 
 def bump(*names: str) -> None:

@@ -89,18 +89,17 @@ def _upstream(explanation: dict) -> dict[str, Any]:
     }
 
 
-def _inputs_query(by_job: bool) -> tuple[str, str]:
-    """(query, its one parameter's meaning): a job's inputs, or bare assets in the order given."""
-    sql = _INPUTS_SQL.format(
+def _inputs_query(by_job: bool) -> str:
+    """A job's inputs (parameter: the job id), or bare assets in the order given (an id array)."""
+    return _INPUTS_SQL.format(
         source="jobs_jobinput ji" if by_job else "unnest(%s::bigint[]) WITH ORDINALITY AS ids(asset_id, ord)",
         asset_col="ji.asset_id" if by_job else "ids.asset_id", version_col="ji.dataset_version_id" if by_job else "NULL",
         role="ji.role" if by_job else "''", constraints=_constraint_table(), where="ji.job_id = %s" if by_job else "TRUE",
         order="ji.id" if by_job else "ids.ord")
-    return sql, "job" if by_job else "assets"
 
 
 def _load_rows(by_job: bool, param: Any) -> list[tuple]:
-    return sql.rows(_inputs_query(by_job)[0], [param], prepare=True)
+    return sql.rows(_inputs_query(by_job), [param], prepare=True)
 
 
 def _is_stale(row: tuple) -> bool:
@@ -329,7 +328,7 @@ def job_facts(job_id: int, *, exclude_self: bool = False, cluster_id: int | None
     # binary results: psycopg's C loaders, not Django's Python time-zone loader, read the timestamps).
     job_rows, input_rows, cluster_rows, project_rows = sql.pipelined([
         (_JOB_SQL, [job_id]),
-        (_inputs_query(True)[0], [job_id]),
+        (_inputs_query(True), [job_id]),
         (_CLUSTERS_SQL, {"cluster": cluster_id, "job": job_id}),
         (_PROJECT_BY_JOB, _project_params(job_id if exclude_self else None, job=job_id)),
     ], prepare=True)

@@ -202,7 +202,7 @@ def test_deactivated_account_is_refused_at_once_after_cached_use(api, pipeline, 
 
 
 def test_without_redis_every_call_reads_the_database(api, pipeline, monkeypatch):
-    from apps.accounts import authcache
+    from apps.core import generations
 
     _, raw = pipeline
     client = api.with_token(raw)
@@ -211,7 +211,7 @@ def test_without_redis_every_call_reads_the_database(api, pipeline, monkeypatch)
     def down(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(authcache.cache, "get", down)
+    monkeypatch.setattr(generations.cache, "get_many", down)
     for _ in range(3):
         assert client.get("/api/v1/datasets/").status_code == 200
     assert len(queries) == 3
